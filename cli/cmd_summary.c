@@ -1,0 +1,165 @@
+/* cmd_summary.c - `imgclass summary`: the Keras table of a known architecture, alone or
+ * as the seed stacks it (a pretrained base + Flatten + Dense head). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void help(void)
+{
+    printf("usage: imgclass summary --model NAME [options]\n"
+           "       imgclass summary --base NAME --head UNITS [--freeze-base] [options]\n"
+           "\n"
+           "Prints Keras's model.summary() table: Layer (type), Output Shape, Param #, and\n"
+           "the Total / Trainable / Non-trainable parameter counts.\n"
+           "\n"
+           "  --model NAME        vgg16, vgg19 or smallcnn (the book's convnet)\n"
+           "  --base NAME         a base (vgg16, vgg19) nested as one layer, followed by\n"
+           "                      Flatten, Dense(UNITS, relu) and Dense(1, sigmoid) (the seed)\n"
+           "  --head UNITS        units of the hidden dense layer with --base (default 256)\n"
+           "  --classes N         output classes (default 2: one sigmoid unit)\n"
+           "  --freeze-base       freeze the base (freeze_weights(conv_base))\n"
+           "  --unfreeze-from L   with --base: trainable from base layer L on\n"
+           "  --input HxWxC       input shape (default 150x150x3)\n"
+           "  --include-top       include the ImageNet classifier (--model vgg16/vgg19)\n"
+           "  --pooling avg|max   global pooling after the base (no top)\n"
+           "  --line-length N     table width (default 80, as R prints it)\n"
+           "\n"
+           "examples:\n"
+           "  imgclass summary --model vgg16 --input 150x150x3\n"
+           "  imgclass summary --model smallcnn\n"
+           "  imgclass summary --base vgg16 --head 256 --freeze-base\n");
+}
+
+static ic_status build_named(const char *name, const ic_app_opts *o, int64_t h, int64_t w,
+                             int64_t c, int classes, ic_model **m)
+{
+    if (!strcmp(name, "vgg16"))
+        return ic_app_vgg16(m, o);
+    if (!strcmp(name, "vgg19"))
+        return ic_app_vgg19(m, o);
+    if (!strcmp(name, "smallcnn"))
+        return ic_app_smallcnn(m, h, w, c, 0.5f, classes);
+    return IC_ERR_NOT_FOUND;
+}
+
+/* The seed's model: base, flatten, dense(head, relu), dense(1, sigmoid). */
+static ic_status build_seed(ic_model *base, int head, int classes, ic_model **out)
+{
+    ic_model *m;
+    ic_status s = ic_model_create(&m, NULL, 1);
+    if (s) {
+        ic_model_free(base);
+        return s;
+    }
+    ic_layer *l;
+    if ((s = ic_layer_from_model(&l, base))) {
+        ic_model_free(base);
+        ic_model_free(m);
+        return s;
+    }
+    s = ic_model_add(m, l);
+    if (!s && !(s = ic_layer_flatten(&l, NULL)))
+        s = ic_model_add(m, l);
+    if (!s && !(s = ic_layer_dense(&l, head, IC_ACT_RELU, 1, NULL)))
+        s = ic_model_add(m, l);
+    if (!s && !(s = classes > 2 ? ic_layer_dense(&l, classes, IC_ACT_SOFTMAX, 1, NULL)
+                                : ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, NULL)))
+        s = ic_model_add(m, l);
+    if (s) {
+        ic_model_free(m);
+        return s;
+    }
+    *out = m;
+    return IC_OK;
+}
+
+int ic_cli_summary(int argc, char **argv)
+{
+    const char *cmd = "summary", *model = NULL, *base = NULL, *unfreeze = NULL;
+    long head = 256, classes = 2, line = 0;
+    int freeze = 0;
+    int64_t h = 150, w = 150, c = 3;
+    ic_app_opts o = ic_app_opts_default();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = ic_cli_common_opt(cmd, argc, argv, &i);
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help();
+            return 0;
+        } else if (!strcmp(a, "--include-top")) {
+            o.include_top = 1;
+        } else if (!strcmp(a, "--freeze-base")) {
+            freeze = 1;
+        } else if (!v) {
+            return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
+        } else if (!strcmp(a, "--model")) {
+            model = v, i++;
+        } else if (!strcmp(a, "--base")) {
+            base = v, i++;
+        } else if (!strcmp(a, "--unfreeze-from")) {
+            unfreeze = v, i++;
+        } else if (!strcmp(a, "--head")) {
+            if (ic_cli_parse_int(v, &head) || head < 1)
+                return ic_cli_usage_error(cmd, "--head needs a positive number, got '%s'", v);
+            i++;
+        } else if (!strcmp(a, "--classes")) {
+            if (ic_cli_parse_int(v, &classes) || classes < 2)
+                return ic_cli_usage_error(cmd, "--classes needs a number >= 2, got '%s'", v);
+            i++;
+        } else if (!strcmp(a, "--line-length")) {
+            if (ic_cli_parse_int(v, &line) || line < 20)
+                return ic_cli_usage_error(cmd, "--line-length needs a number >= 20, got '%s'", v);
+            i++;
+        } else if (!strcmp(a, "--input")) {
+            if (ic_cli_parse_shape(v, &h, &w, &c))
+                return ic_cli_usage_error(cmd, "--input needs HxWxC like 150x150x3, got '%s'", v);
+            i++;
+        } else if (!strcmp(a, "--pooling")) {
+            if (!strcmp(v, "avg"))
+                o.pooling = IC_POOLING_AVG;
+            else if (!strcmp(v, "max"))
+                o.pooling = IC_POOLING_MAX;
+            else if (strcmp(v, "none"))
+                return ic_cli_usage_error(cmd, "--pooling must be avg, max or none, got '%s'", v);
+            i++;
+        } else {
+            return ic_cli_usage_error(cmd, "unknown option: %s", a);
+        }
+    }
+    if (!model == !base)
+        return ic_cli_usage_error(cmd, "give exactly one of --model or --base");
+    o.input_shape[0] = h, o.input_shape[1] = w, o.input_shape[2] = c;
+    const char *name = model ? model : base;
+    if (base && !strcmp(base, "smallcnn"))
+        return ic_cli_usage_error(cmd, "smallcnn is not a base; use --model smallcnn");
+    ic_model *m = NULL;
+    ic_status s = build_named(name, &o, h, w, c, (int)classes, &m);
+    if (s == IC_ERR_NOT_FOUND && !m)
+        return ic_cli_usage_error(cmd, "unknown model '%s' (expected vgg16, vgg19, smallcnn)",
+                                  name);
+    if (s)
+        return ic_cli_fail(cmd, s);
+    ic_model *basem = m;
+    if (base) {
+        if (unfreeze && (s = ic_model_unfreeze_range(basem, unfreeze, NULL))) {
+            ic_model_free(basem);
+            return ic_cli_fail(cmd, s);
+        }
+        if (freeze)
+            ic_model_set_trainable(basem, 0);
+        if ((s = build_seed(basem, (int)head, (int)classes, &m)))
+            return ic_cli_fail(cmd, s);
+    } else if (freeze || unfreeze) {
+        ic_model_free(m);
+        return ic_cli_usage_error(cmd, "--freeze-base and --unfreeze-from need --base");
+    }
+    s = ic_model_summary(m, stdout, (int)line);
+    ic_model_free(m);
+    return s ? ic_cli_fail(cmd, s) : 0;
+}

@@ -1,0 +1,122 @@
+/* train.h - compile / fit / evaluate / predict, losses, optimizers, history.
+ *
+ * Mirrors Keras: ic_model_compile sets optimizer, loss and metrics; ic_model_fit
+ * consumes batches from an ic_batch_source for steps_per_epoch steps per epoch and
+ * returns a History. Batch sources are the seam the data pipeline plugs into; one
+ * over in-memory tensors is provided here.
+ */
+#ifndef IMGCLASS_TRAIN_H
+#define IMGCLASS_TRAIN_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "status.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ic_loss {
+    IC_LOSS_BINARY_CROSSENTROPY = 0,
+    IC_LOSS_CATEGORICAL_CROSSENTROPY,
+    IC_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY
+} ic_loss;
+
+typedef enum ic_optimizer_kind { IC_OPT_RMSPROP = 0, IC_OPT_ADAM, IC_OPT_SGD } ic_optimizer_kind;
+
+typedef struct ic_optimizer_opts {
+    ic_optimizer_kind kind;
+    float lr;       /* Keras defaults: RMSprop 1e-3, Adam 1e-3, SGD 1e-2 */
+    float rho;      /* RMSprop, 0.9 */
+    float beta_1;   /* Adam, 0.9 */
+    float beta_2;   /* Adam, 0.999 */
+    float epsilon;  /* 1e-7 (K.epsilon()) */
+    float momentum; /* SGD, 0 */
+    int nesterov;   /* SGD */
+    int amsgrad;    /* Adam */
+    float decay;    /* lr / (1 + decay * iterations) */
+} ic_optimizer_opts;
+ic_optimizer_opts ic_optimizer_opts_default(ic_optimizer_kind kind);
+ic_status ic_optimizer_parse(const char *name, ic_optimizer_kind *out); /* "rmsprop", ... */
+
+typedef struct ic_compile_opts {
+    ic_optimizer_opts optimizer;
+    ic_loss loss;
+    int metric_accuracy; /* report acc / val_acc */
+    /* Keras < 2.1 / multi-backend behaviour: a frozen BatchNormalization still
+     * normalises with batch statistics while training. Default 0: tf.keras 2.x,
+     * frozen BN runs in inference mode. */
+    int frozen_bn_uses_batch_stats;
+} ic_compile_opts;
+ic_compile_opts ic_compile_opts_default(void);
+ic_status ic_model_compile(ic_model *m, const ic_compile_opts *o);
+
+/* ---- Batch sources ---- */
+/* next() hands out the next batch: x (B, ...) and y (B, K) float labels (binary and
+ * sparse labels are (B, 1)). The tensors belong to the source and stay valid until the
+ * next call to next() or free(). B may be smaller than the nominal batch size. A
+ * source cycles forever (Keras generators do), so steps_per_epoch decides epochs. */
+typedef struct ic_batch_source_ops {
+    ic_status (*next)(void *self, const ic_tensor **x, const ic_tensor **y);
+    int64_t (*length)(void *self); /* batches per pass over the data (steps default) */
+    void (*free)(void *self);      /* may be NULL */
+} ic_batch_source_ops;
+
+typedef struct ic_batch_source {
+    const ic_batch_source_ops *ops;
+    void *self;
+} ic_batch_source;
+
+/* A source over in-memory tensors x (N, ...) and y (N, K). Batches in order, or
+ * shuffled every pass from seed; the last batch of a pass is partial, as in Keras.
+ * x and y are borrowed and must outlive the source. Free with ic_batch_source_free. */
+ic_status ic_batch_source_tensors(ic_batch_source *out, const ic_tensor *x, const ic_tensor *y,
+                                  int64_t batch_size, int shuffle, uint64_t seed);
+void ic_batch_source_free(ic_batch_source *s);
+
+/* ---- History ---- */
+typedef struct ic_history ic_history;
+void ic_history_free(ic_history *h);
+int ic_history_epochs(const ic_history *h);
+/* Metric by Keras name: "loss", "acc", "val_loss", "val_acc". NULL if not recorded. */
+const double *ic_history_metric(const ic_history *h, const char *name);
+/* Appends one epoch (used by fit, and by readers of saved histories). */
+ic_status ic_history_append(ic_history *h, double loss, double acc, double val_loss,
+                            double val_acc);
+ic_status ic_history_create(ic_history **out, int has_acc, int has_val);
+
+/* Called after every epoch; return non-zero to stop training (IC_ERR_CANCELLED). */
+typedef int (*ic_epoch_callback)(int epoch, const ic_history *h, void *user);
+/* Called after every step with the running means of the epoch so far. */
+typedef void (*ic_step_callback)(int epoch, int64_t step, int64_t steps, double loss,
+                                 double acc, void *user);
+
+typedef struct ic_fit_opts {
+    int epochs;                 /* default 1 */
+    int64_t steps_per_epoch;    /* 0 = train->length() */
+    int64_t validation_steps;   /* 0 = val->length() */
+    int initial_epoch;
+    ic_epoch_callback on_epoch;
+    ic_step_callback on_step;
+    void *user;
+} ic_fit_opts;
+ic_fit_opts ic_fit_opts_default(void);
+
+/* Trains. val may be NULL. *history (may be NULL) receives a new History the caller
+ * frees, also when training stopped early with an error (the epochs completed). */
+ic_status ic_model_fit(ic_model *m, const ic_fit_opts *o, ic_batch_source *train,
+                       ic_batch_source *val, ic_history **history);
+/* One optimizer step on one batch; loss and acc (may be NULL) of that batch, computed
+ * with the weights before the update (as Keras reports them). */
+ic_status ic_model_train_on_batch(ic_model *m, const ic_tensor *x, const ic_tensor *y,
+                                  double *loss, double *acc);
+/* Mean loss and accuracy over `steps` batches (0 = src->length()), batch-size weighted. */
+ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
+                            double *acc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

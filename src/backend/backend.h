@@ -1,0 +1,168 @@
+/* backend.h - the one interface between layers and compute kernels (private).
+ *
+ * A backend is a table of functions. Layers describe an operation once per shape
+ * (a *_desc), ask the backend for an op handle (create), then call the op every step.
+ * The handle caches whatever the backend needs (oneDNN primitive descriptors,
+ * primitives, reordered weights, pooling workspaces); creating it may be slow, running
+ * it must not allocate on the hot path.
+ *
+ * Conventions (oneDNN's words, outputs first):
+ *   - Host tensors are float32, dense, row-major NHWC (activations), HWIO (conv
+ *     kernels, Keras layout), (in, out) (dense kernels, Keras layout).
+ *   - Every output is overwritten, never accumulated into.
+ *   - `weights_version`: a number that changes whenever the weights' values change
+ *     (0 = unknown, never cache). A backend may keep a converted copy of the weights and
+ *     reuse it while the pointer and version are unchanged (frozen layers, inference).
+ *   - Backward passes are created lazily on first use, so an inference-only op never
+ *     pays for them.
+ *   - Activation backward is always computed from dst (the forward output), so layers
+ *     need not keep pre-activation tensors.
+ * All functions return IC_OK or set the error message via ic_seterr.
+ */
+#ifndef IC_BACKEND_H
+#define IC_BACKEND_H
+
+#include <stdint.h>
+
+#include "imgclass/status.h"
+
+typedef struct ic__op ic__op; /* backend-specific, opaque here */
+
+typedef enum ic__act {
+    IC__ACT_NONE = 0, /* identity */
+    IC__ACT_RELU,
+    IC__ACT_RELU6, /* min(max(x,0),6) */
+    IC__ACT_SIGMOID,
+    IC__ACT_TANH
+} ic__act;
+
+/* 2-D convolution (cross-correlation, as TF/Keras).
+ * src (n, ih, iw, ic), dst (n, oh, ow, oc), weights (kh, kw, ic/groups, oc), bias (oc).
+ * groups = 1: ordinary conv. groups = ic: depthwise, output channel o reads input
+ * channel o / (oc/ic) (Keras DepthwiseConv2D order: c * depth_multiplier + m).
+ * Padding is explicit zeros: pt/pb rows above/below, pl/pr columns left/right.
+ * oh = (ih + pt + pb - kh) / sh + 1, likewise ow. */
+typedef struct ic__conv_desc {
+    int64_t n, ih, iw, ic;
+    int64_t oh, ow, oc;
+    int kh, kw, sh, sw;
+    int pt, pb, pl, pr;
+    int groups;
+    int has_bias;
+    ic__act act; /* fused into the forward pass: dst = act(conv + bias) */
+} ic__conv_desc;
+
+typedef enum ic__pool_alg {
+    IC__POOL_MAX = 0,
+    IC__POOL_AVG /* average over the valid (unpadded) elements only, as TF 'same' */
+} ic__pool_alg;
+
+/* Pooling. src (n, ih, iw, c), dst (n, oh, ow, c). Padded positions never win a max
+ * and are not counted in an average. Global pooling = kernel ih x iw, no padding. */
+typedef struct ic__pool_desc {
+    int64_t n, ih, iw, c;
+    int64_t oh, ow;
+    int kh, kw, sh, sw;
+    int pt, pb, pl, pr;
+    ic__pool_alg alg;
+} ic__pool_desc;
+
+/* Fully connected: src (n, ic), weights (ic, oc) (Keras Dense kernel), bias (oc),
+ * dst (n, oc) = act(src . weights + bias). */
+typedef struct ic__dense_desc {
+    int64_t n, ic, oc;
+    int has_bias;
+    ic__act act;
+} ic__dense_desc;
+
+/* Element-wise activation over n values. */
+typedef struct ic__eltwise_desc {
+    int64_t n;
+    ic__act act;
+} ic__eltwise_desc;
+
+/* Softmax over the last axis: src/dst (rows, cols). */
+typedef struct ic__softmax_desc {
+    int64_t rows, cols;
+} ic__softmax_desc;
+
+/* Batch normalisation over channel axis c of src/dst (rows, c), rows = N*H*W.
+ * Training: mean/var are outputs (batch statistics, biased variance) and normalise.
+ * Inference (global stats): mean/var are inputs (moving statistics).
+ * dst = gamma * (src - mean) / sqrt(var + eps) + beta; gamma/beta may be NULL
+ * (scale/center off: 1 and 0). */
+typedef struct ic__bn_desc {
+    int64_t rows, c;
+    float eps;
+} ic__bn_desc;
+
+typedef struct ic__backend {
+    const char *name;
+
+    ic_status (*conv_create)(ic__op **op, const ic__conv_desc *d);
+    ic_status (*conv_fwd)(ic__op *op, float *dst, const float *src, const float *weights,
+                          uint64_t weights_version, const float *bias);
+    /* diff_dst is the gradient w.r.t. the *pre-activation* output (the layer applies
+     * the activation backward first). */
+    ic_status (*conv_bwd_data)(ic__op *op, float *diff_src, const float *diff_dst,
+                               const float *weights, uint64_t weights_version);
+    ic_status (*conv_bwd_weights)(ic__op *op, float *diff_weights, float *diff_bias,
+                                  const float *src, const float *diff_dst);
+
+    ic_status (*pool_create)(ic__op **op, const ic__pool_desc *d);
+    /* training != 0 keeps what the backward pass needs (max positions). */
+    ic_status (*pool_fwd)(ic__op *op, float *dst, const float *src, int training);
+    /* Needs the last training forward of the same op (src given again for backends
+     * that recompute the argmax). */
+    ic_status (*pool_bwd)(ic__op *op, float *diff_src, const float *diff_dst, const float *src);
+
+    ic_status (*dense_create)(ic__op **op, const ic__dense_desc *d);
+    ic_status (*dense_fwd)(ic__op *op, float *dst, const float *src, const float *weights,
+                           uint64_t weights_version, const float *bias);
+    /* diff_dst w.r.t. the pre-activation output, as for conv. */
+    ic_status (*dense_bwd_data)(ic__op *op, float *diff_src, const float *diff_dst,
+                                const float *weights, uint64_t weights_version);
+    ic_status (*dense_bwd_weights)(ic__op *op, float *diff_weights, float *diff_bias,
+                                   const float *src, const float *diff_dst);
+
+    ic_status (*eltwise_create)(ic__op **op, const ic__eltwise_desc *d);
+    ic_status (*eltwise_fwd)(ic__op *op, float *dst, const float *src); /* may alias */
+    /* diff_src = diff_dst * act'(.) computed from dst; may alias diff_dst. */
+    ic_status (*eltwise_bwd)(ic__op *op, float *diff_src, const float *diff_dst,
+                             const float *dst);
+
+    ic_status (*softmax_create)(ic__op **op, const ic__softmax_desc *d);
+    ic_status (*softmax_fwd)(ic__op *op, float *dst, const float *src);
+    ic_status (*softmax_bwd)(ic__op *op, float *diff_src, const float *diff_dst,
+                             const float *dst);
+
+    ic_status (*bn_create)(ic__op **op, const ic__bn_desc *d);
+    /* Training: writes dst and the batch mean/var (each c floats). */
+    ic_status (*bn_fwd_training)(ic__op *op, float *dst, float *mean, float *var,
+                                 const float *src, const float *gamma, const float *beta);
+    ic_status (*bn_fwd_inference)(ic__op *op, float *dst, const float *src, const float *gamma,
+                                  const float *beta, const float *mean, const float *var);
+    /* global_stats = 0: backward of the training forward (mean/var were batch stats);
+     * 1: backward of the inference forward (mean/var constants). diff_gamma/diff_beta may
+     * be NULL when not wanted. */
+    ic_status (*bn_bwd)(ic__op *op, float *diff_src, float *diff_gamma, float *diff_beta,
+                        const float *diff_dst, const float *src, const float *mean,
+                        const float *var, const float *gamma, int global_stats);
+
+    void (*op_free)(ic__op *op); /* NULL ok */
+} ic__backend;
+
+/* Registry (src/backend/registry.c). */
+const ic__backend *ic__backend_ref(void);
+const ic__backend *ic__backend_cpu(void); /* oneDNN */
+/* The backend currently selected (ic_set_backend / IC_BACKEND; default cpu). */
+const ic__backend *ic__backend_current(void);
+ic_status ic__backend_by_name(const char *name, const ic__backend **out);
+
+/* Applies act to n values in place, and its derivative from dst (plain C, used by the
+ * reference backend and by layers that need a quick activation). */
+void ic__act_fwd_inplace(ic__act act, float *x, int64_t n);
+void ic__act_bwd_from_dst(ic__act act, float *diff_src, const float *diff_dst, const float *dst,
+                          int64_t n);
+
+#endif

@@ -1,0 +1,43 @@
+/* registry.c - choosing the compute backend. The only place that knows which backends
+ * exist (and, later, the only #ifdef for CUDA). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "core/core.h"
+#include "imgclass/model.h"
+
+static const ic__backend *g_current;
+
+ic_status ic__backend_by_name(const char *name, const ic__backend **out)
+{
+    if (!strcmp(name, "cpu") || !strcmp(name, "onednn"))
+        *out = ic__backend_cpu();
+    else if (!strcmp(name, "ref"))
+        *out = ic__backend_ref();
+    else
+        return ic_seterr(IC_ERR_INVALID, "unknown backend '%s' (expected cpu or ref)", name);
+    return IC_OK;
+}
+
+const ic__backend *ic__backend_current(void)
+{
+    if (!g_current) {
+        const char *e = getenv("IC_BACKEND");
+        if (!e || !*e || ic__backend_by_name(e, &g_current) != IC_OK)
+            g_current = ic__backend_cpu();
+        ic__threads_init();
+    }
+    return g_current;
+}
+
+ic_status ic_set_backend(const char *name)
+{
+    const ic__backend *b;
+    ic_status s = ic__backend_by_name(name, &b);
+    if (s == IC_OK)
+        g_current = b;
+    return s;
+}
+
+const char *ic_backend_name(void) { return ic__backend_current()->name; }

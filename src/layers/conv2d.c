@@ -1,0 +1,188 @@
+/* conv2d.c - Conv2D and DepthwiseConv2D (Keras semantics: HWIO kernels, TF 'same'
+ * padding with the extra row/column at the bottom/right, fused activation). */
+#include <string.h>
+
+#include "layer_impl.h"
+
+typedef struct conv_layer {
+    ic_layer base;
+    ic_conv2d_opts o;
+    int depthwise;
+    ic__param *kernel, *bias;
+} conv_layer;
+
+typedef struct conv_state {
+    ic__op *conv;
+    ic__op *act;     /* eltwise op for the activation backward (NULL when linear) */
+    ic__op *softmax; /* softmax activation over channels */
+    ic__conv_desc d;
+} conv_state;
+
+static ic_status conv_build(ic_layer *l, int n_in, const ic__shape *in)
+{
+    conv_layer *c = (conv_layer *)l;
+    ic_status s = ic__expect_hwc(l, n_in, in);
+    if (s)
+        return s;
+    int64_t h = in[0].d[0], w = in[0].d[1], ch = in[0].d[2];
+    int pt, pb, pl, pr;
+    int64_t oh = ic__conv_out_len(h, c->o.kernel_h, c->o.stride_h, c->o.padding, &pt, &pb);
+    int64_t ow = ic__conv_out_len(w, c->o.kernel_w, c->o.stride_w, c->o.padding, &pl, &pr);
+    if (oh < 1 || ow < 1) {
+        char b[64];
+        return ic_seterr(IC_ERR_SHAPE,
+                         "layer '%s' (%s): a %dx%d kernel does not fit input %s with padding "
+                         "'%s'",
+                         l->name, l->vt->class_name, c->o.kernel_h, c->o.kernel_w,
+                         ic__shape_fmt(&in[0], b, sizeof b),
+                         c->o.padding == IC_PAD_SAME ? "same" : "valid");
+    }
+    int64_t oc = c->depthwise ? ch * c->o.depth_multiplier : c->o.filters;
+    l->out = (ic__shape){3, {oh, ow, oc}};
+    if (l->n_params == 0) {
+        int64_t last = c->depthwise ? c->o.depth_multiplier : c->o.filters;
+        int64_t kshape[4] = {c->o.kernel_h, c->o.kernel_w, ch, last};
+        s = ic__layer_add_param(l, c->depthwise ? "depthwise_kernel" : "kernel", 4, kshape, 0,
+                                &c->kernel);
+        if (s)
+            return s;
+        int64_t rf = (int64_t)c->o.kernel_h * c->o.kernel_w;
+        ic__init_glorot_uniform(c->kernel, rf * ch, rf * last);
+        if (c->o.use_bias && (s = ic__layer_add_param(l, "bias", 1, &oc, 0, &c->bias)))
+            return s;
+    } else if (c->kernel->value.shape[2] != ch) {
+        return ic_seterr(IC_ERR_SHAPE, "layer '%s' was built for %lld input channels, got %lld",
+                         l->name, (long long)c->kernel->value.shape[2], (long long)ch);
+    }
+    return IC_OK;
+}
+
+static void conv_state_free(ic_layer *l, const ic__backend *be, void *state)
+{
+    conv_state *st = state;
+    if (!st)
+        return;
+    be->op_free(st->conv);
+    be->op_free(st->act);
+    be->op_free(st->softmax);
+    ic__free(st);
+}
+
+static ic_status conv_state_create(ic_layer *l, const ic__backend *be, int64_t batch, void **state)
+{
+    conv_layer *c = (conv_layer *)l;
+    conv_state *st = ic__calloc(1, sizeof *st);
+    if (!st)
+        return IC_ERR_NOMEM;
+    int pt, pb, pl, pr;
+    ic__conv_out_len(l->in0.d[0], c->o.kernel_h, c->o.stride_h, c->o.padding, &pt, &pb);
+    ic__conv_out_len(l->in0.d[1], c->o.kernel_w, c->o.stride_w, c->o.padding, &pl, &pr);
+    ic__act act = ic__act_from_public(c->o.activation);
+    st->d = (ic__conv_desc){
+        .n = batch, .ih = l->in0.d[0], .iw = l->in0.d[1], .ic = l->in0.d[2],
+        .oh = l->out.d[0], .ow = l->out.d[1], .oc = l->out.d[2],
+        .kh = c->o.kernel_h, .kw = c->o.kernel_w, .sh = c->o.stride_h, .sw = c->o.stride_w,
+        .pt = pt, .pb = pb, .pl = pl, .pr = pr,
+        .groups = c->depthwise ? (int)l->in0.d[2] : 1,
+        .has_bias = c->bias != NULL, .act = act,
+    };
+    ic_status s = be->conv_create(&st->conv, &st->d);
+    int64_t n = batch * ic__shape_numel(&l->out);
+    if (!s && act != IC__ACT_NONE) {
+        ic__eltwise_desc e = {n, act};
+        s = be->eltwise_create(&st->act, &e);
+    }
+    if (!s && c->o.activation == IC_ACT_SOFTMAX) {
+        ic__softmax_desc sd = {n / l->out.d[2], l->out.d[2]};
+        s = be->softmax_create(&st->softmax, &sd);
+    }
+    if (s) {
+        conv_state_free(l, be, st);
+        return s;
+    }
+    *state = st;
+    return IC_OK;
+}
+
+static ic_status conv_forward(ic_layer *l, const ic__fwd_args *a)
+{
+    conv_layer *c = (conv_layer *)l;
+    conv_state *st = a->state;
+    ic_status s = a->be->conv_fwd(st->conv, a->out->data, a->in[0]->data, c->kernel->value.data,
+                                  c->kernel->version, c->bias ? c->bias->value.data : NULL);
+    if (!s && st->softmax)
+        s = a->be->softmax_fwd(st->softmax, a->out->data, a->out->data);
+    return s;
+}
+
+static ic_status conv_backward(ic_layer *l, const ic__bwd_args *a)
+{
+    conv_layer *c = (conv_layer *)l;
+    conv_state *st = a->state;
+    const ic__backend *be = a->be;
+    const float *dpre = a->diff_out->data;
+    ic_status s = IC_OK;
+    /* Gradient w.r.t. the pre-activation output, from the stored output. */
+    if (st->act) {
+        s = be->eltwise_bwd(st->act, a->scratch, dpre, a->out->data);
+        dpre = a->scratch;
+    } else if (st->softmax) {
+        s = be->softmax_bwd(st->softmax, a->scratch, dpre, a->out->data);
+        dpre = a->scratch;
+    }
+    if (!s && a->weight_grads)
+        s = be->conv_bwd_weights(st->conv, c->kernel->grad, c->bias ? c->bias->grad : NULL,
+                                 a->in[0]->data, dpre);
+    if (!s && a->diff_in[0])
+        s = be->conv_bwd_data(st->conv, a->diff_in[0]->data, dpre, c->kernel->value.data,
+                              c->kernel->version);
+    return s;
+}
+
+static const ic__layer_vtbl conv2d_vt = {"Conv2D", conv_build, conv_state_create,
+                                         conv_state_free, conv_forward, conv_backward, NULL};
+static const ic__layer_vtbl dwconv_vt = {"DepthwiseConv2D", conv_build, conv_state_create,
+                                         conv_state_free, conv_forward, conv_backward, NULL};
+
+ic_conv2d_opts ic_conv2d_opts_default(int filters, int kernel_h, int kernel_w)
+{
+    ic_conv2d_opts o = {0};
+    o.filters = filters;
+    o.kernel_h = kernel_h;
+    o.kernel_w = kernel_w;
+    o.stride_h = o.stride_w = 1;
+    o.padding = IC_PAD_VALID;
+    o.use_bias = 1;
+    o.activation = IC_ACT_LINEAR;
+    o.depth_multiplier = 1;
+    return o;
+}
+
+static ic_status make_conv(ic_layer **out, const ic_conv2d_opts *o, int depthwise)
+{
+    *out = NULL;
+    if (o->kernel_h < 1 || o->kernel_w < 1 || o->stride_h < 1 || o->stride_w < 1 ||
+        (!depthwise && o->filters < 1) || (depthwise && o->depth_multiplier < 1))
+        return ic_seterr(IC_ERR_INVALID,
+                         "%s '%s': filters, kernel size, strides and depth_multiplier must be "
+                         ">= 1 (got filters %d, kernel %dx%d, strides %dx%d)",
+                         depthwise ? "DepthwiseConv2D" : "Conv2D", o->name ? o->name : "",
+                         o->filters, o->kernel_h, o->kernel_w, o->stride_h, o->stride_w);
+    conv_layer *c = ic__calloc(1, sizeof *c);
+    if (!c)
+        return IC_ERR_NOMEM;
+    ic__layer_init(&c->base, depthwise ? &dwconv_vt : &conv2d_vt, o->name,
+                   depthwise ? "depthwise_conv2d" : "conv2d");
+    c->o = *o;
+    c->o.name = NULL;
+    c->depthwise = depthwise;
+    *out = &c->base;
+    return IC_OK;
+}
+
+ic_status ic_layer_conv2d(ic_layer **out, const ic_conv2d_opts *o) { return make_conv(out, o, 0); }
+
+ic_status ic_layer_depthwise_conv2d(ic_layer **out, const ic_conv2d_opts *o)
+{
+    return make_conv(out, o, 1);
+}

@@ -1,0 +1,42 @@
+/* input.c - InputLayer: the entry node of a model; its output is the batch itself. */
+#include <string.h>
+
+#include "layer_impl.h"
+
+static ic_status input_build(ic_layer *l, int n_in, const ic__shape *in)
+{
+    (void)n_in;
+    (void)in;
+    return IC_OK; /* out was set at creation */
+}
+
+static ic_status input_forward(ic_layer *l, const ic__fwd_args *a) { return IC_OK; }
+static ic_status input_backward(ic_layer *l, const ic__bwd_args *a) { return IC_OK; }
+
+static const ic__layer_vtbl input_vt = {
+    .class_name = "InputLayer",
+    .build = input_build,
+    .forward = input_forward,
+    .backward = input_backward,
+};
+
+ic_status ic__layer_input(ic_layer **out, const ic__shape *shape, const char *name)
+{
+    *out = NULL;
+    if (shape->ndim < 1 || shape->ndim > 3)
+        return ic_seterr(IC_ERR_SHAPE, "Input shape must have 1 to 3 dimensions, got %d",
+                         shape->ndim);
+    for (int i = 0; i < shape->ndim; i++)
+        if (shape->d[i] < 1)
+            return ic_seterr(IC_ERR_SHAPE, "Input dimension %d is %lld (must be >= 1)", i,
+                             (long long)shape->d[i]);
+    ic_layer *l = ic__calloc(1, sizeof *l);
+    if (!l)
+        return IC_ERR_NOMEM;
+    ic__layer_init(l, &input_vt, name, "input");
+    l->out = *shape;
+    l->in0 = *shape;
+    l->built = 1;
+    *out = l;
+    return IC_OK;
+}
