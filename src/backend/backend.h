@@ -17,6 +17,12 @@
  *     pays for them.
  *   - Activation backward is always computed from dst (the forward output), so layers
  *     need not keep pre-activation tensors.
+ *   - Aliasing: eltwise and softmax forward/backward may run in place (dst == src,
+ *     diff_src == diff_dst); nothing else may alias.
+ *   - diff_bias may be NULL (not wanted); it is never written when has_bias is 0.
+ *   - Pooling padding must be smaller than the kernel (TF 'same' always is), so every
+ *     window holds at least one real cell; avg pool_bwd does not read src (may be NULL).
+ *   - BN needs eps > 0 (a constant channel would otherwise divide 0 by 0).
  * All functions return IC_OK or set the error message via ic_seterr.
  */
 #ifndef IC_BACKEND_H
