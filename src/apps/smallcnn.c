@@ -4,13 +4,47 @@
 #include "core/core.h"
 #include "imgclass/apps.h"
 
-static ic_status add(ic_model *m, ic_status s, ic_layer *l)
+/* Adds the layer a constructor just made (l is NULL when it failed). */
+static ic_status add(ic_model *m, ic_status made, ic_layer *l)
 {
-    if (s) {
-        ic_layer_free(l);
-        return s;
+    return made ? made : ic_model_add(m, l);
+}
+
+static ic_status build(ic_model *m, int64_t h, int64_t w, int64_t c, float dropout, int classes)
+{
+    int64_t shape[3] = {h, w, c};
+    ic_status s = ic_model_input(m, 3, shape, NULL, NULL);
+    static const int filters[4] = {32, 64, 128, 128};
+    ic_layer *l = NULL;
+    for (int i = 0; !s && i < 4; i++) {
+        ic_conv2d_opts co = ic_conv2d_opts_default(filters[i], 3, 3);
+        co.activation = IC_ACT_RELU;
+        s = ic_layer_conv2d(&l, &co);
+        s = add(m, s, l);
+        ic_pool2d_opts po = ic_pool2d_opts_default();
+        if (!s) {
+            s = ic_layer_max_pooling2d(&l, &po);
+            s = add(m, s, l);
+        }
     }
-    return ic_model_add(m, l);
+    if (!s) {
+        s = ic_layer_flatten(&l, NULL);
+        s = add(m, s, l);
+    }
+    if (!s && dropout > 0) {
+        s = ic_layer_dropout(&l, dropout, NULL);
+        s = add(m, s, l);
+    }
+    if (!s) {
+        s = ic_layer_dense(&l, 512, IC_ACT_RELU, 1, NULL);
+        s = add(m, s, l);
+    }
+    if (!s) {
+        s = classes == 2 ? ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, NULL)
+                         : ic_layer_dense(&l, classes, IC_ACT_SOFTMAX, 1, NULL);
+        s = add(m, s, l);
+    }
+    return s;
 }
 
 ic_status ic_app_smallcnn(ic_model **out, int64_t h, int64_t w, int64_t c, float dropout,
@@ -23,36 +57,7 @@ ic_status ic_app_smallcnn(ic_model **out, int64_t h, int64_t w, int64_t c, float
     ic_status s = ic_model_create(&m, NULL, 1);
     if (s)
         return s;
-    int64_t shape[3] = {h, w, c};
-    s = ic_model_input(m, 3, shape, NULL, NULL);
-    static const int filters[4] = {32, 64, 128, 128};
-    for (int i = 0; !s && i < 4; i++) {
-        ic_conv2d_opts co = ic_conv2d_opts_default(filters[i], 3, 3);
-        co.activation = IC_ACT_RELU;
-        ic_layer *l = NULL;
-        s = add(m, ic_layer_conv2d(&l, &co), l);
-        ic_pool2d_opts po = ic_pool2d_opts_default();
-        l = NULL;
-        if (!s)
-            s = add(m, ic_layer_max_pooling2d(&l, &po), l);
-    }
-    ic_layer *l = NULL;
-    if (!s)
-        s = add(m, ic_layer_flatten(&l, NULL), l);
-    if (!s && dropout > 0) {
-        l = NULL;
-        s = add(m, ic_layer_dropout(&l, dropout, NULL), l);
-    }
-    if (!s) {
-        l = NULL;
-        s = add(m, ic_layer_dense(&l, 512, IC_ACT_RELU, 1, NULL), l);
-    }
-    if (!s) {
-        l = NULL;
-        s = classes == 2 ? add(m, ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, NULL), l)
-                         : add(m, ic_layer_dense(&l, classes, IC_ACT_SOFTMAX, 1, NULL), l);
-    }
-    if (s) {
+    if ((s = build(m, h, w, c, dropout, classes))) {
         ic_model_free(m);
         return s;
     }

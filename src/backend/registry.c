@@ -40,4 +40,6 @@ ic_status ic_set_backend(const char *name)
     return s;
 }
 
+void ic__backend_set(const ic__backend *be) { g_current = be; }
+
 const char *ic_backend_name(void) { return ic__backend_current()->name; }
