@@ -12,5 +12,6 @@
 #include "model.h"
 #include "train.h"
 #include "apps.h"
+#include "data.h"
 
 #endif
