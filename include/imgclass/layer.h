@@ -55,11 +55,12 @@ ic_status ic_layer_depthwise_conv2d(ic_layer **out, const ic_conv2d_opts *o);
 /* ---- Pooling ---- */
 typedef struct ic_pool2d_opts {
     int pool_h, pool_w;         /* default 2x2 */
-    int stride_h, stride_w;     /* default = pool size */
+    int stride_h, stride_w;     /* 0 = pool size (Keras strides=None) */
     ic_padding padding;         /* default valid */
     const char *name;
 } ic_pool2d_opts;
 ic_pool2d_opts ic_pool2d_opts_default(void);
+/* Pooling and BatchNormalization constructors accept NULL opts (the defaults). */
 ic_status ic_layer_max_pooling2d(ic_layer **out, const ic_pool2d_opts *o);
 ic_status ic_layer_average_pooling2d(ic_layer **out, const ic_pool2d_opts *o);
 ic_status ic_layer_global_average_pooling2d(ic_layer **out, const char *name);
@@ -69,7 +70,8 @@ ic_status ic_layer_global_max_pooling2d(ic_layer **out, const char *name);
 ic_status ic_layer_flatten(ic_layer **out, const char *name);
 ic_status ic_layer_dense(ic_layer **out, int units, ic_activation act, int use_bias,
                          const char *name);
-/* Inverted dropout, active only in training. seed < 0: derived from the global seed. */
+/* Inverted dropout, active only in training; masks derive from the global seed
+ * (ic_set_random_seed), the layer name and the training step. */
 ic_status ic_layer_dropout(ic_layer **out, float rate, const char *name);
 ic_status ic_layer_activation(ic_layer **out, ic_activation act, const char *name);
 /* Keras ReLU layer: min(max(x, 0), max_value) (max_value <= 0: no cap). */

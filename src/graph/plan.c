@@ -268,7 +268,8 @@ ic_status ic__plan_backward(ic__plan *p, const float *diff_out, float *diff_x)
             r = p->reach[nd->in[k]];
         p->reach[i] = (unsigned char)r;
         p->written[i] = 0;
-        if (r && i != m->input_node && (s = ensure_grads(nd->layer)) != IC_OK)
+        if (i != m->input_node && has_trainable_weights(nd->layer) &&
+            (s = ensure_grads(nd->layer)) != IC_OK)
             return s;
     }
     if (p->reach[out]) {

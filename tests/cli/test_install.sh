@@ -33,7 +33,7 @@ cc -std=c11 "$prefix/use.c" -o "$prefix/use_shared" $(pkg-config --cflags --libs
 out=$(LD_LIBRARY_PATH=$libdir "$prefix/use_shared")
 [ "$out" = 14714688 ] || { echo "FAILED: shared program printed '$out'"; exit 1; }
 cc -std=c11 "$prefix/use.c" -o "$prefix/use_static" $(pkg-config --cflags imgclass) \
-    "$libdir/libimgclass.a" $(pkg-config --libs-only-other --static imgclass) -ldnnl -lgomp -lpthread -lm
+    "$libdir/libimgclass.a" $(pkg-config --libs --static imgclass | sed "s/-limgclass//")
 out=$("$prefix/use_static")
 [ "$out" = 14714688 ] || { echo "FAILED: static program printed '$out'"; exit 1; }
 echo "install ok: headers, pkg-config, shared and static libraries"
