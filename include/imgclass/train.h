@@ -87,9 +87,11 @@ ic_status ic_history_append(ic_history *h, double loss, double acc, double val_l
                             double val_acc);
 ic_status ic_history_create(ic_history **out, int has_acc, int has_val);
 
-/* Called after every epoch; return non-zero to stop training (IC_ERR_CANCELLED). */
+/* Called after every epoch (epoch counts from 0, as Keras on_epoch_end); return non-zero
+ * to stop training (IC_ERR_CANCELLED). */
 typedef int (*ic_epoch_callback)(int epoch, const ic_history *h, void *user);
-/* Called after every step with the running means of the epoch so far. */
+/* Called after every step with the running means of the epoch so far; step is the number
+ * of steps done in this epoch (1..steps). */
 typedef void (*ic_step_callback)(int epoch, int64_t step, int64_t steps, double loss,
                                  double acc, void *user);
 

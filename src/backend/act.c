@@ -9,12 +9,14 @@ void ic__act_fwd_inplace(ic__act act, float *x, int64_t n)
     case IC__ACT_NONE:
         break;
     case IC__ACT_RELU:
+        /* written so NaN passes through, as in oneDNN and TF (a diverging run must
+         * show up as a NaN loss on every backend) */
         for (int64_t i = 0; i < n; i++)
-            x[i] = x[i] > 0.f ? x[i] : 0.f;
+            x[i] = x[i] < 0.f ? 0.f : x[i];
         break;
     case IC__ACT_RELU6:
         for (int64_t i = 0; i < n; i++)
-            x[i] = x[i] > 0.f ? (x[i] < 6.f ? x[i] : 6.f) : 0.f;
+            x[i] = x[i] < 0.f ? 0.f : (x[i] > 6.f ? 6.f : x[i]);
         break;
     case IC__ACT_SIGMOID:
         for (int64_t i = 0; i < n; i++)

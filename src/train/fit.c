@@ -1,0 +1,319 @@
+/* fit.c - compile, train_on_batch, fit and evaluate (Keras 2.2.4 fit_generator semantics).
+ *
+ * One training step: forward in training mode through the plan for the batch's size,
+ * loss and accuracy from that (pre-update) output, backward from dL/dp, then the
+ * optimizer updates the weights that are effectively trainable now. An epoch is
+ * steps_per_epoch consecutive batches of the endless source; its loss / acc are the
+ * batch-size-weighted means of the per-batch values (Keras BaseLogger); validation runs
+ * validation_steps batches of the validation source in inference mode after each epoch,
+ * also batch-size weighted (evaluate_generator). The validation source keeps cycling
+ * across epochs, as Keras 2.2's persistent enqueuer does.
+ *
+ * Numbering: messages say "epoch E step S" with both counted from 1 (Keras prints
+ * "Epoch 1/30"); the callbacks get the epoch index counted from 0 (Keras on_epoch_end)
+ * and, for on_step, the number of steps done so far in the epoch (1..steps).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "train_impl.h"
+
+ic_compile_opts ic_compile_opts_default(void)
+{
+    ic_compile_opts o;
+    memset(&o, 0, sizeof o);
+    o.optimizer = ic_optimizer_opts_default(IC_OPT_RMSPROP);
+    o.loss = IC_LOSS_BINARY_CROSSENTROPY;
+    o.metric_accuracy = 1;
+    o.frozen_bn_uses_batch_stats = 0;
+    return o;
+}
+
+ic_fit_opts ic_fit_opts_default(void)
+{
+    ic_fit_opts o;
+    memset(&o, 0, sizeof o);
+    o.epochs = 1;
+    return o;
+}
+
+void ic__train_state_free(ic__train_state *t)
+{
+    if (!t)
+        return;
+    ic__opt_clear(&t->opt);
+    ic__free(t->params);
+    ic__free_aligned(t->dloss);
+    ic__free(t);
+}
+
+ic_status ic_model_compile(ic_model *m, const ic_compile_opts *o)
+{
+    if (!m || !o)
+        return ic_seterr(IC_ERR_INVALID, "ic_model_compile: model and options are required");
+    if (m->n_nodes < 2 || m->input_node < 0)
+        return ic_seterr(IC_ERR_INVALID, "compile model '%s': the model has no input or no layers",
+                         m->name);
+    ic_status s = ic__loss_check_output(o->loss, ic__model_out_shape(m));
+    if (s)
+        return ic__errctx(s, "compile model '%s'", m->name);
+    ic__optimizer opt;
+    if ((s = ic__opt_init(&opt, &o->optimizer)))
+        return ic__errctx(s, "compile model '%s'", m->name);
+    if (!m->train) {
+        m->train = ic__calloc(1, sizeof *m->train);
+        if (!m->train)
+            return IC_ERR_NOMEM;
+    }
+    /* Recompiling starts a new optimizer (fresh state and iterations), as Keras does when
+     * compile() is given a new optimizer; the dropout step counter keeps running. */
+    ic__opt_clear(&m->train->opt);
+    m->train->opt = opt;
+    m->train->opts = *o;
+    return IC_OK;
+}
+
+static ic_status not_compiled(const ic_model *m, const char *what)
+{
+    return ic_seterr(IC_ERR_INVALID,
+                     "model '%s' is not compiled: call ic_model_compile() before %s", m->name,
+                     what);
+}
+
+/* x must be (B, ...model input shape) and y must have B rows. */
+static ic_status check_batch(const ic_model *m, const ic_tensor *x, const ic_tensor *y)
+{
+    char a[80], b[80];
+    if (!x || !y)
+        return ic_seterr(IC_ERR_INVALID, "a batch needs both x and y (got %s)",
+                         !x ? "no x" : "no y");
+    int64_t in[IC_MAX_DIMS];
+    int nd = ic_model_input_shape(m, in);
+    int ok = x->ndim == nd + 1;
+    for (int i = 0; ok && i < nd; i++)
+        ok = x->shape[i + 1] == in[i];
+    if (!ok)
+        return ic_seterr(IC_ERR_SHAPE, "model '%s' expects input batches %s, got x %s", m->name,
+                         ic__shape_str(a, sizeof a, nd, in, 1),
+                         ic_tensor_shape_str(x, b, sizeof b));
+    if (y->shape[0] != x->shape[0])
+        return ic_seterr(IC_ERR_SHAPE, "batch x %s and labels y %s have different sizes",
+                         ic_tensor_shape_str(x, a, sizeof a), ic_tensor_shape_str(y, b, sizeof b));
+    return IC_OK;
+}
+
+/* Adds "where: " to messages that do not already say where. */
+static ic_status with_where(ic_status s, const char *where)
+{
+    if (s && s != IC_ERR_NUMERIC)
+        ic__errctx(s, "%s", where);
+    return s;
+}
+
+static ic_status train_step(ic_model *m, const ic_tensor *x, const ic_tensor *y, double *loss,
+                            double *acc, const char *where)
+{
+    ic__train_state *t = m->train;
+    ic_status s = check_batch(m, x, y);
+    if (s)
+        return with_where(s, where);
+    ic__plan *p;
+    if ((s = ic__plan_get(m, x->shape[0], &p)))
+        return with_where(s, where);
+    ic__run_ctx rc = {1, t->opts.frozen_bn_uses_batch_stats != 0, t->step++};
+    if ((s = ic__plan_forward(p, x->data, &rc)))
+        return with_where(s, where);
+    ic_tensor *out = ic__plan_output(p);
+    int64_t n = ic_tensor_numel(out);
+    if (n > t->cap_dloss) {
+        ic__free_aligned(t->dloss);
+        t->cap_dloss = 0;
+        if (!(t->dloss = ic__malloc_aligned((size_t)n * sizeof(float))))
+            return IC_ERR_NOMEM;
+        t->cap_dloss = n;
+    }
+    double l;
+    if ((s = ic__loss_compute(t->opts.loss, out, y, &l, t->dloss, where)))
+        return with_where(s, where);
+    if (loss)
+        *loss = l;
+    if (acc)
+        *acc = ic__accuracy(t->opts.loss, out, y);
+    int np = ic__model_collect(m, 1, NULL, NULL, 0);
+    if (np > t->cap_params) {
+        ic__param **ps = ic__realloc(t->params, (size_t)np * sizeof *ps);
+        if (!ps)
+            return IC_ERR_NOMEM;
+        t->params = ps;
+        t->cap_params = np;
+    }
+    ic__model_collect(m, 1, t->params, NULL, np);
+    if (np > 0 && (s = ic__plan_backward(p, t->dloss, NULL)))
+        return with_where(s, where);
+    if ((s = ic__opt_step(&t->opt, t->params, np)))
+        return with_where(s, where);
+    return IC_OK;
+}
+
+ic_status ic_model_train_on_batch(ic_model *m, const ic_tensor *x, const ic_tensor *y, double *loss,
+                                  double *acc)
+{
+    if (!m)
+        return ic_seterr(IC_ERR_INVALID, "ic_model_train_on_batch: model is NULL");
+    if (!m->train)
+        return not_compiled(m, "ic_model_train_on_batch()");
+    char where[64];
+    snprintf(where, sizeof where, "train_on_batch step %llu",
+             (unsigned long long)m->train->opt.iterations + 1);
+    return train_step(m, x, y, loss, acc, where);
+}
+
+static int64_t source_steps(ic_batch_source *src, int64_t steps)
+{
+    if (steps > 0)
+        return steps;
+    return src->ops->length ? src->ops->length(src->self) : 0;
+}
+
+static ic_status check_source(const ic_batch_source *src, const char *what)
+{
+    if (!src || !src->ops || !src->ops->next)
+        return ic_seterr(IC_ERR_INVALID, "%s batch source is NULL or has no next()", what);
+    return IC_OK;
+}
+
+/* Inference-mode mean loss / acc over `steps` batches, batch-size weighted.
+ * label: "validation" (fit) or "evaluate"; epoch (>= 1) names the fit epoch, 0 none. */
+static ic_status eval_loop(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
+                           double *acc, const char *label, int epoch)
+{
+    ic__train_state *t = m->train;
+    double sl = 0, sa = 0;
+    int64_t seen = 0;
+    char where[96];
+    for (int64_t st = 0; st < steps; st++) {
+        if (epoch > 0)
+            snprintf(where, sizeof where, "epoch %d %s step %lld", epoch, label, (long long)st + 1);
+        else
+            snprintf(where, sizeof where, "%s step %lld", label, (long long)st + 1);
+        const ic_tensor *x = NULL, *y = NULL;
+        ic_status s = src->ops->next(src->self, &x, &y);
+        if (s)
+            return ic__errctx(s, "%s: reading a batch", where);
+        if ((s = check_batch(m, x, y)))
+            return with_where(s, where);
+        ic__plan *p;
+        if ((s = ic__plan_get(m, x->shape[0], &p)))
+            return with_where(s, where);
+        ic__run_ctx rc = {0, 0, 0};
+        if ((s = ic__plan_forward(p, x->data, &rc)))
+            return with_where(s, where);
+        ic_tensor *out = ic__plan_output(p);
+        double l;
+        if ((s = ic__loss_compute(t->opts.loss, out, y, &l, NULL, where)))
+            return with_where(s, where);
+        int64_t b = x->shape[0];
+        sl += l * (double)b;
+        sa += ic__accuracy(t->opts.loss, out, y) * (double)b;
+        seen += b;
+    }
+    if (loss)
+        *loss = seen ? sl / (double)seen : NAN;
+    if (acc)
+        *acc = seen ? sa / (double)seen : NAN;
+    return IC_OK;
+}
+
+ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
+                            double *acc)
+{
+    if (!m)
+        return ic_seterr(IC_ERR_INVALID, "ic_model_evaluate: model is NULL");
+    if (!m->train)
+        return not_compiled(m, "ic_model_evaluate()");
+    ic_status s = check_source(src, "evaluate");
+    if (s)
+        return s;
+    if (steps < 0)
+        return ic_seterr(IC_ERR_INVALID, "evaluate: steps %lld must be >= 0", (long long)steps);
+    int64_t n = source_steps(src, steps);
+    if (n < 1)
+        return ic_seterr(IC_ERR_INVALID,
+                         "evaluate: steps is 0 and the batch source reports no length");
+    return eval_loop(m, src, n, loss, acc, "evaluate", 0);
+}
+
+ic_status ic_model_fit(ic_model *m, const ic_fit_opts *o, ic_batch_source *train,
+                       ic_batch_source *val, ic_history **history)
+{
+    if (history)
+        *history = NULL;
+    if (!m)
+        return ic_seterr(IC_ERR_INVALID, "ic_model_fit: model is NULL");
+    if (!m->train)
+        return not_compiled(m, "ic_model_fit()");
+    ic_fit_opts def = ic_fit_opts_default();
+    if (!o)
+        o = &def;
+    ic_status s = check_source(train, "training");
+    if (!s && val)
+        s = check_source(val, "validation");
+    if (s)
+        return s;
+    if (o->steps_per_epoch < 0 || o->validation_steps < 0 || o->initial_epoch < 0)
+        return ic_seterr(IC_ERR_INVALID,
+                         "fit: steps_per_epoch (%lld), validation_steps (%lld) and "
+                         "initial_epoch (%d) must be >= 0",
+                         (long long)o->steps_per_epoch, (long long)o->validation_steps,
+                         o->initial_epoch);
+    int64_t steps = source_steps(train, o->steps_per_epoch);
+    if (steps < 1)
+        return ic_seterr(IC_ERR_INVALID,
+                         "fit: steps_per_epoch is 0 and the training source reports no length");
+    int64_t vsteps = 0;
+    if (val && (vsteps = source_steps(val, o->validation_steps)) < 1)
+        return ic_seterr(IC_ERR_INVALID, "fit: validation_steps is 0 and the validation source "
+                                         "reports no length");
+    ic_history *h;
+    if ((s = ic_history_create(&h, m->train->opts.metric_accuracy, val != NULL)))
+        return s;
+    char where[64];
+    for (int e = o->initial_epoch; e < o->epochs && !s; e++) {
+        double sl = 0, sa = 0;
+        int64_t seen = 0;
+        for (int64_t st = 0; st < steps && !s; st++) {
+            snprintf(where, sizeof where, "epoch %d step %lld", e + 1, (long long)st + 1);
+            const ic_tensor *x = NULL, *y = NULL;
+            double l = 0, a = 0;
+            s = train->ops->next(train->self, &x, &y);
+            if (s) {
+                ic__errctx(s, "%s: reading the training batch", where);
+                break;
+            }
+            if ((s = train_step(m, x, y, &l, &a, where)))
+                break;
+            int64_t b = x->shape[0];
+            sl += l * (double)b;
+            sa += a * (double)b;
+            seen += b;
+            if (o->on_step)
+                o->on_step(e, st + 1, steps, sl / (double)seen, sa / (double)seen, o->user);
+        }
+        if (s)
+            break;
+        double vl = NAN, va = NAN;
+        if (val && (s = eval_loop(m, val, vsteps, &vl, &va, "validation", e + 1)))
+            break;
+        if ((s = ic_history_append(h, sl / (double)seen, sa / (double)seen, vl, va)))
+            break;
+        if (o->on_epoch && o->on_epoch(e, h, o->user))
+            s = ic_seterr(IC_ERR_CANCELLED, "training stopped by the epoch callback after epoch %d",
+                          e + 1);
+    }
+    if (history)
+        *history = h;
+    else
+        ic_history_free(h);
+    return s;
+}
