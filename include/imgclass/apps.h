@@ -2,6 +2,7 @@
 #ifndef IMGCLASS_APPS_H
 #define IMGCLASS_APPS_H
 
+#include "io.h"
 #include "model.h"
 
 #ifdef __cplusplus
@@ -23,6 +24,22 @@ ic_app_opts ic_app_opts_default(void);
  * Caller frees. */
 ic_status ic_app_vgg16(ic_model **out, const ic_app_opts *o);
 ic_status ic_app_vgg19(ic_model **out, const ic_app_opts *o);
+
+/* MobileNetV2 (keras.applications.mobilenet_v2): alpha 0.35, 0.5, 0.75, 1.0, 1.3 or 1.4;
+ * model name "mobilenetv2_<alpha>_<rows>", Keras layer names (Conv1, bn_Conv1,
+ * expanded_conv_depthwise, block_1_expand, ..., Conv_1, Conv_1_bn, out_relu). */
+ic_status ic_app_mobilenet_v2(ic_model **out, float alpha, const ic_app_opts *o);
+/* ResNet50 (keras.applications.resnet50, Keras 2.2.4 layer names: conv1, bn_conv1,
+ * res2a_branch2a, ..., avg_pool with include_top). */
+ic_status ic_app_resnet50(ic_model **out, const ic_app_opts *o);
+
+/* Applies Keras's preprocess_input in place to n pixels of c channels (RGB, 0..255):
+ * caffe (RGB->BGR, minus [103.939, 116.779, 123.68]), tf (x/127.5 - 1), torch (x/255,
+ * minus [0.485, 0.456, 0.406], over [0.229, 0.224, 0.225]); IC_PREPROCESS_NONE: no-op. */
+ic_status ic_preprocess_apply(ic_preprocess mode, float *x, int64_t n, int c);
+/* The preprocessing each application expects ("vgg16" -> caffe, "mobilenet_v2" -> tf). */
+ic_preprocess ic_app_preprocess_mode(const char *name);
+ic_status ic_preprocess_parse(const char *name, ic_preprocess *out); /* none|caffe|tf|torch */
 
 /* The book's small convnet for 2 classes: Conv2D 32/64/128/128 (3x3 relu) each
  * followed by MaxPooling2D, Flatten, Dropout(dropout) (skipped when 0), Dense 512

@@ -13,5 +13,6 @@
 #include "train.h"
 #include "apps.h"
 #include "data.h"
+#include "io.h"
 
 #endif

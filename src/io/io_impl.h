@@ -1,0 +1,69 @@
+/* io_impl.h - private pieces shared by the io/ files (and the CLI's file writers).
+ *
+ * atomic.c   : crash-safe file replacement (temp file in the same directory, fsync,
+ *              rename, fsync of the directory).
+ * h5util.c   : small libhdf5 helpers (error silencing, string attributes in both of
+ *              Keras's encodings, float32 datasets) that translate HDF5 failures into
+ *              ic_status with the file name.
+ * keras_h5.c : the save_weights layout, read and written on an open group, so the same
+ *              code serves weights files and the model_weights group of model files.
+ * config.c   : Keras model_config JSON <-> models (layer get_config / from_config).
+ * model_file.c, download.c : public entry points declared in imgclass/io.h.
+ */
+#ifndef IC_IO_IMPL_H
+#define IC_IO_IMPL_H
+
+#include <hdf5.h>
+#include <stdio.h>
+
+#include "graph/graph.h"
+#include "imgclass/io.h"
+
+/* ---- atomic.c ---- */
+typedef struct ic__atomic_file {
+    char path[4096];  /* final name */
+    char tmp[4096];   /* "<dir>/.<name>.tmp.<pid>.<n>" */
+    FILE *fp;         /* open for writing when opened with a stream, else NULL */
+} ic__atomic_file;
+/* Chooses the temp name (and opens it as a stream when want_stream). */
+ic_status ic__atomic_begin(ic__atomic_file *f, const char *path, int want_stream);
+/* Flushes, fsyncs and renames the temp file over path, then fsyncs the directory. */
+ic_status ic__atomic_commit(ic__atomic_file *f);
+/* Removes the temp file (after a failure). Safe to call twice. */
+void ic__atomic_abort(ic__atomic_file *f);
+
+/* ---- h5util.c ---- */
+/* Turns off libhdf5's automatic error printing (once per process). */
+void ic__h5_quiet(void);
+/* Reads a string attribute stored as variable- or fixed-length (NULL-padded) string;
+ * *out is allocated with ic__malloc. IC_ERR_NOT_FOUND if absent. */
+ic_status ic__h5_read_str_attr(hid_t obj, const char *name, const char *file, char **out);
+/* Reads a 1-D string-array attribute (layer_names, weight_names) in either encoding,
+ * including Keras's split attributes name0, name1, ... and an empty float64 array (= no
+ * strings). *out is one ic__malloc block: n pointers followed by the strings. */
+ic_status ic__h5_read_str_array_attr(hid_t obj, const char *name, const char *file, char ***out,
+                                     int *n);
+/* Writes a scalar variable-length string attribute. */
+ic_status ic__h5_write_str_attr(hid_t obj, const char *name, const char *value, const char *file);
+/* Writes a 1-D fixed-length NULL-padded string array attribute (Keras 2.2.4's encoding;
+ * an empty list is written as an empty float64 array, as h5py does). */
+ic_status ic__h5_write_str_array_attr(hid_t obj, const char *name, const char *const *v, int n,
+                                      const char *file);
+
+/* ---- keras_h5.c ---- */
+/* Writes the save_weights layout of m into group g (root attrs layer_names, backend,
+ * keras_version; a group per layer). */
+ic_status ic__h5_write_weights(hid_t g, const ic_model *m, const char *file);
+/* Reads weights from group g into m (all or nothing). */
+ic_status ic__h5_read_weights(hid_t g, ic_model *m, const ic_load_weights_opts *o,
+                              const char *file);
+
+/* ---- config.c ---- */
+/* Keras model_config JSON ({"class_name": "Sequential"|"Model", "config": ...}); *json is
+ * allocated with ic__malloc. */
+ic_status ic__model_to_config(const ic_model *m, char **json);
+/* Builds a model from model_config JSON (what ic__model_to_config writes; Keras files are
+ * issue #8). */
+ic_status ic__model_from_config(const char *json, const char *file, ic_model **out);
+
+#endif
