@@ -10,6 +10,8 @@
 /* Each subcommand gets argv after the subcommand name (argv[0] = subcommand). Returns
  * the process exit status. */
 int ic_cli_summary(int argc, char **argv);
+int ic_cli_split(int argc, char **argv);
+int ic_cli_augment_preview(int argc, char **argv);
 
 /* Prints "imgclass <cmd>: <message>" to stderr and returns 1 (or 2 for usage errors). */
 int ic_cli_fail(const char *cmd, ic_status s);

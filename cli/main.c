@@ -93,6 +93,8 @@ static void usage(FILE *fp)
             "\n"
             "commands:\n"
             "  summary    print the Keras model table of a known architecture\n"
+            "  split      split a pile of images into train/validation/test class folders\n"
+            "  augment-preview  write a grid PNG of random augmentations of one image\n"
             "\n"
             "options for every command: --threads N, --backend cpu|ref, --help\n"
             "  imgclass --version      print the version\n"
@@ -120,6 +122,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "summary"))
         return ic_cli_summary(argc - 1, argv + 1);
+    if (!strcmp(cmd, "split"))
+        return ic_cli_split(argc - 1, argv + 1);
+    if (!strcmp(cmd, "augment-preview"))
+        return ic_cli_augment_preview(argc - 1, argv + 1);
     fprintf(stderr, "imgclass: unknown command '%s' (see 'imgclass --help')\n", cmd);
     return 2;
 }

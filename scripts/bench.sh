@@ -16,8 +16,18 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 echo "== imgclass ($threads threads)"
-IC_NUM_THREADS=$threads OMP_NUM_THREADS=$threads "$build/bench_engine" --tests "$tests" \
+IC_NUM_THREADS=$threads OMP_NUM_THREADS=$threads "$build/bench/bench_engine" --tests "$tests" \
     --reps "$reps" | tee "$out/ours.txt"
+
+# Data pipeline (decode + resize + seed augmentation to 150x150, batch 20): 1 thread and all.
+data_bin=$build/bench/bench_data; [ -x "$data_bin" ] || data_bin=$build/bench_data
+echo "== data pipeline"
+"$data_bin" "$here/../shared/data/cats_and_dogs_small/train" | tee "$out/data.txt" || true
+ft=$(awk '$1=="RESULT" && $2=="test=finetune" {for(i=1;i<=NF;i++) if($i=="med") print $(i+1)}' "$out/ours.txt")
+dt=$(awk '$1=="RESULT" && $2=="data" {for(i=1;i<=NF;i++) if($i=="med") v=$(i+1)} END {print v}' "$out/data.txt")
+if [ -n "$ft" ] && [ -n "$dt" ]; then
+    echo "data img/s (all threads) / finetune img/s: $dt / $ft = $(awk -v a="$dt" -v b="$ft" 'BEGIN{printf "%.1f", a/b}')"
+fi
 
 if [ ! -f "$anchor" ]; then
     echo "bench: $anchor not found: no PyTorch comparison (imgclass figures above only)"

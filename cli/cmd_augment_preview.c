@@ -1,0 +1,179 @@
+/* cmd_augment_preview.c - `imgclass augment-preview`: loads one image as Keras does
+ * (load_img with target_size, PIL nearest resize), draws N random transforms from the
+ * numpy-compatible stream seeded like np.random.seed(SEED), and writes them as a grid PNG,
+ * so the effect of the augmentation options can be seen before training. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aug_flags.h"
+#include "cli.h"
+
+#define GUTTER 2
+
+static void help(void)
+{
+    printf("usage: imgclass augment-preview IMAGE -o GRID.png [options]\n"
+           "\n"
+           "Draws COUNT random augmentations of one image (as Keras's image_data_generator\n"
+           "with np.random.seed(SEED) draws them) and writes them as a PNG grid with 2 px\n"
+           "white gutters. The image is loaded as Keras loads it: resized to the target size\n"
+           "with nearest-neighbour interpolation. rescale does not apply to the preview.\n"
+           "\n"
+           "  -o, --output FILE       the grid PNG to write (required)\n"
+           "  --target-size HxW       size each image is loaded at (default 150x150)\n"
+           "  --count N               number of augmented images (default 8)\n"
+           "  --columns N             images per grid row (default 4)\n"
+           "  --seed N                numpy seed, 0..4294967295 (default 1)\n"
+           "\n");
+    ic_cli_aug_help(stdout);
+    printf("\n"
+           "examples:\n"
+           "  imgclass augment-preview cat.1.jpg -o grid.png --augment\n"
+           "  imgclass augment-preview cat.1.jpg -o rot.png --rotation-range 40 --count 4 "
+           "--seed 7\n"
+           "  imgclass augment-preview dog.5.jpg -o wrap.png --width-shift-range 0.3 "
+           "--fill-mode wrap\n");
+}
+
+static uint8_t to_u8(float v)
+{
+    if (!(v > 0))
+        return 0;
+    if (v >= 255)
+        return 255;
+    return (uint8_t)(v + 0.5f);
+}
+
+/* Draws count transforms of img and tiles them into grid (white background). */
+static ic_status render(const ic_image *img, const ic_image_data_generator *g, uint32_t seed,
+                        long count, long columns, ic_image *grid)
+{
+    const int64_t h = img->h, w = img->w;
+    const int c = img->c;
+    const size_t n = (size_t)(h * w * c);
+    long cols = columns < count ? columns : count;
+    long rows = (count + cols - 1) / cols;
+    grid->h = rows * h + (rows - 1) * GUTTER;
+    grid->w = cols * w + (cols - 1) * GUTTER;
+    grid->c = c;
+    grid->data = malloc((size_t)(grid->h * grid->w * c));
+    float *src = malloc(n * sizeof *src), *dst = malloc(n * sizeof *dst);
+    if (!grid->data || !src || !dst) {
+        free(grid->data), free(src), free(dst);
+        grid->data = NULL;
+        return IC_ERR_NOMEM;
+    }
+    memset(grid->data, 255, (size_t)(grid->h * grid->w * c));
+    for (size_t i = 0; i < n; i++)
+        src[i] = (float)img->data[i];
+    ic_np_random r;
+    ic_np_random_seed(&r, seed);
+    ic_status s = IC_OK;
+    for (long k = 0; k < count && !s; k++) {
+        ic_transform t;
+        ic_augment_random_transform(g, h, w, &r, &t);
+        if ((s = ic_augment_apply(g, &t, src, h, w, c, dst)))
+            break;
+        int64_t y0 = (k / cols) * (h + GUTTER), x0 = (k % cols) * (w + GUTTER);
+        for (int64_t y = 0; y < h; y++) {
+            uint8_t *out = grid->data + ((y0 + y) * grid->w + x0) * c;
+            const float *in = dst + y * w * c;
+            for (int64_t x = 0; x < w * c; x++)
+                out[x] = to_u8(in[x]);
+        }
+    }
+    free(src);
+    free(dst);
+    if (s) {
+        free(grid->data);
+        grid->data = NULL;
+    }
+    return s;
+}
+
+int ic_cli_augment_preview(int argc, char **argv)
+{
+    const char *cmd = "augment-preview", *image = NULL, *output = NULL;
+    long count = 8, columns = 4, th = 150, tw = 150;
+    unsigned long long seed = 1;
+    ic_cli_aug aug;
+    ic_cli_aug_init(&aug);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = ic_cli_common_opt(cmd, argc, argv, &i);
+        if (r == 0)
+            r = ic_cli_aug_opt(cmd, argc, argv, &i, &aug);
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help();
+            return 0;
+        } else if (a[0] != '-' || !a[1]) {
+            if (image)
+                return ic_cli_usage_error(cmd, "one IMAGE only, got '%s' and '%s'", image, a);
+            image = a;
+        } else if (!v) {
+            return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            output = v, i++;
+        } else if (!strcmp(a, "--count")) {
+            if (ic_cli_parse_int(v, &count) || count < 1 || count > 1000)
+                return ic_cli_usage_error(cmd, "--count needs a number in 1..1000, got '%s'", v);
+            i++;
+        } else if (!strcmp(a, "--columns")) {
+            if (ic_cli_parse_int(v, &columns) || columns < 1 || columns > 1000)
+                return ic_cli_usage_error(cmd, "--columns needs a number in 1..1000, got '%s'", v);
+            i++;
+        } else if (!strcmp(a, "--seed")) {
+            char *end;
+            seed = strtoull(v, &end, 10);
+            if (!*v || *end || v[0] == '-' || seed > 0xffffffffull)
+                return ic_cli_usage_error(cmd,
+                                          "--seed must be between 0 and 4294967295 (as "
+                                          "numpy's), got '%s'",
+                                          v);
+            i++;
+        } else if (!strcmp(a, "--target-size")) {
+            char extra;
+            if (sscanf(v, "%ldx%ld%c", &th, &tw, &extra) != 2 || th < 1 || tw < 1 || th > 4096 ||
+                tw > 4096)
+                return ic_cli_usage_error(cmd,
+                                          "--target-size needs HxW like 150x150 (each "
+                                          "1..4096), got '%s'",
+                                          v);
+            i++;
+        } else {
+            return ic_cli_usage_error(cmd, "unknown option: %s", a);
+        }
+    }
+    if (!image)
+        return ic_cli_usage_error(cmd, "give an IMAGE to augment");
+    if (!output)
+        return ic_cli_usage_error(cmd, "give the grid file with -o GRID.png");
+    ic_image_data_generator g = ic_cli_aug_generator(&aug);
+    g.rescale = 0; /* the preview shows 0..255 pixels */
+
+    ic_image img = {0}, sized = {0}, grid = {0};
+    ic_status s = ic_image_load(image, IC_COLOR_RGB, 0, 0, &img);
+    if (s)
+        return ic_cli_fail(cmd, s);
+    s = ic_image_resize(&img, th, tw, IC_INTERP_NEAREST, &sized);
+    ic_image_release(&img);
+    if (s)
+        return ic_cli_fail(cmd, s);
+    s = render(&sized, &g, (uint32_t)seed, count, columns, &grid);
+    ic_image_release(&sized);
+    if (s)
+        return ic_cli_fail(cmd, s);
+    s = ic_image_save_png(&grid, output);
+    free(grid.data);
+    if (s)
+        return ic_cli_fail(cmd, s);
+    printf("wrote %s: %ld images of %ldx%ld in a %lldx%lld grid (seed %llu)\n", output, count, th,
+           tw, (long long)grid.h, (long long)grid.w, seed);
+    return 0;
+}
