@@ -41,6 +41,11 @@ ic_status ic_preprocess_apply(ic_preprocess mode, float *x, int64_t n, int c);
 ic_preprocess ic_app_preprocess_mode(const char *name);
 ic_status ic_preprocess_parse(const char *name, ic_preprocess *out); /* none|caffe|tf|torch */
 
+/* An application by name: "vgg16", "vgg19", "mobilenet_v2" (alpha; <= 0 means 1.0) or
+ * "resnet50" (alpha ignored); o may be NULL (defaults). Unknown name: IC_ERR_NOT_FOUND,
+ * the message lists the known names. Caller frees *out. */
+ic_status ic_app_by_name(const char *name, float alpha, const ic_app_opts *o, ic_model **out);
+
 /* The book's small convnet for 2 classes: Conv2D 32/64/128/128 (3x3 relu) each
  * followed by MaxPooling2D, Flatten, Dropout(dropout) (skipped when 0), Dense 512
  * relu, Dense 1 sigmoid (or classes softmax when classes > 2). Sequential. */

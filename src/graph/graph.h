@@ -61,6 +61,9 @@ ic_status ic__plan_get(ic_model *m, int64_t batch, ic__plan **out);
 ic_status ic__plan_create(ic_model *m, int64_t batch, const ic__backend *be, ic__plan **out);
 ic_status ic__plan_forward(ic__plan *p, const float *x, const ic__run_ctx *rc);
 ic_tensor *ic__plan_output(ic__plan *p);
+/* Activation of one node after a forward pass (tests read intermediate layers); NULL if
+ * node is out of range. Borrowed; the input node's data is the caller's batch. */
+ic_tensor *ic__plan_node_output(ic__plan *p, int node);
 /* Backward from the gradient of the loss w.r.t. the output. diff_x (may be NULL) receives
  * the gradient w.r.t. the input. Parameter gradients go to param->grad for every
  * effectively trainable layer; nothing is computed below the lowest trainable layer

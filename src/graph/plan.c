@@ -167,6 +167,11 @@ ic_status ic__plan_get(ic_model *m, int64_t batch, ic__plan **out)
 
 ic_tensor *ic__plan_output(ic__plan *p) { return &p->act[ic__model_out_node(p->m)]; }
 
+ic_tensor *ic__plan_node_output(ic__plan *p, int node)
+{
+    return node >= 0 && node < p->n ? &p->act[node] : NULL;
+}
+
 ic_status ic__plan_forward(ic__plan *p, const float *x, const ic__run_ctx *rc)
 {
     ic_model *m = p->m;
