@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "io.h"
 #include "status.h"
 #include "tensor.h"
 #include "train.h"
@@ -73,6 +74,9 @@ typedef struct ic_image_data_generator {
     int vertical_flip;
     ic_fill_mode fill_mode;   /* default nearest */
     float cval;               /* in 0..255 units */
+    /* Keras preprocessing_function: an application's preprocess_input, applied after
+     * the transform and before rescale (IC_PREPROCESS_NONE = none). */
+    ic_preprocess preprocess;
 } ic_image_data_generator;
 
 /* No augmentation, no rescale (Keras's defaults). */
@@ -157,6 +161,13 @@ int ic_dir_iterator_label(const ic_dir_iterator *it, int64_t i);
 const char *ic_dir_iterator_path(const ic_dir_iterator *it, int64_t i);
 /* "Found 2000 images belonging to 2 classes." into buf. */
 const char *ic_dir_iterator_found(const ic_dir_iterator *it, char *buf, size_t size);
+/* Moves the stream so that the next batch handed out is batch number `batch` (counted
+ * from 0 over all passes, as Keras's total_batches_seen): the prefetching workers are
+ * stopped, prefetched batches dropped and the workers restarted at that batch. Batches
+ * depend only on their number (and the seed), so after a seek to k the stream is exactly
+ * the one an iterator that has handed out k batches continues with: this is how a stopped
+ * training run resumes. Invalidates the tensors of the last batch handed out. */
+ic_status ic_dir_iterator_seek(ic_dir_iterator *it, int64_t batch);
 /* Files skipped at scan time, and samples replaced at decode time since the last call
  * (the epoch summary reads and resets this). */
 int64_t ic_dir_iterator_skipped(const ic_dir_iterator *it);

@@ -20,6 +20,7 @@
 #endif
 
 #include "core/core.h"
+#include "imgclass/apps.h"
 #include "imgclass/data.h"
 
 #if defined(__clang__)
@@ -418,6 +419,12 @@ ic_status ic_augment_apply(const ic_image_data_generator *g, const ic_transform 
                 rb[k] = v;
             }
         }
+    }
+    /* Keras standardize(): preprocessing_function first, then rescale. */
+    if (g->preprocess != IC_PREPROCESS_NONE) {
+        ic_status ps = ic_preprocess_apply(g->preprocess, dst, h * w, c);
+        if (ps)
+            return ps;
     }
     if (g->rescale != 0) {
         const float s = g->rescale; /* float32 multiply, as numpy's x *= rescale */

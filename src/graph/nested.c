@@ -53,12 +53,20 @@ static void nested_destroy(ic_layer *l)
     }
 }
 
+/* The wrapper's part of a nested model's config: "name" and its "trainable" flag (not in
+ * Keras's Network.get_config, which Keras ignores when reading). src/io/config.c adds
+ * the inner model's layers, input_layers and output_layers. */
+static ic_status nested_get_config(const ic_layer *l, struct cJSON *config)
+{
+    return ic__cfg_base(l, config);
+}
+
 static const ic__layer_vtbl model_vt = {"Model", nested_build, nested_state_create,
                                         nested_state_free, nested_forward, nested_backward,
-                                        nested_destroy};
+                                        nested_destroy, nested_get_config};
 static const ic__layer_vtbl seq_vt = {"Sequential", nested_build, nested_state_create,
                                       nested_state_free, nested_forward, nested_backward,
-                                      nested_destroy};
+                                      nested_destroy, nested_get_config};
 
 ic_status ic_layer_from_model(ic_layer **out, ic_model *inner)
 {

@@ -14,6 +14,7 @@
  *     as tf.keras >= 2.1 (TF2 behaviour); with the bn_frozen_batch_stats option the old
  *     multi-backend Keras behaviour instead: batch statistics, no moving-average update.
  * The backward pass matches what the forward did (batch statistics or constants). */
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <string.h>
 
@@ -149,8 +150,29 @@ static ic_status bn_backward(ic_layer *l, const ic__bwd_args *a)
                          st->global);
 }
 
-static const ic__layer_vtbl bn_vt = {
-    "BatchNormalization", bn_build, bn_state_create, bn_state_free, bn_forward, bn_backward, NULL};
+/* Keras 2.2.4 BatchNormalization.get_config() (axis -1 always). */
+static ic_status bn_get_config(const ic_layer *l, cJSON *c)
+{
+    const bn_layer *b = (const bn_layer *)l;
+    ic_status s = ic__cfg_base(l, c);
+    s = ic__cfg_int(s, c, "axis", -1);
+    s = ic__cfg_float(s, c, "momentum", b->o.momentum);
+    s = ic__cfg_float(s, c, "epsilon", b->o.epsilon);
+    s = ic__cfg_bool(s, c, "center", b->o.center);
+    s = ic__cfg_bool(s, c, "scale", b->o.scale);
+    s = ic__cfg_json(s, c, "beta_initializer", IC__CFG_ZEROS);
+    s = ic__cfg_json(s, c, "gamma_initializer", IC__CFG_ONES);
+    s = ic__cfg_json(s, c, "moving_mean_initializer", IC__CFG_ZEROS);
+    s = ic__cfg_json(s, c, "moving_variance_initializer", IC__CFG_ONES);
+    s = ic__cfg_null(s, c, "beta_regularizer");
+    s = ic__cfg_null(s, c, "gamma_regularizer");
+    s = ic__cfg_null(s, c, "beta_constraint");
+    return ic__cfg_null(s, c, "gamma_constraint");
+}
+
+static const ic__layer_vtbl bn_vt = {"BatchNormalization", bn_build,    bn_state_create,
+                                     bn_state_free,        bn_forward,  bn_backward,
+                                     NULL,                 bn_get_config};
 
 ic_batchnorm_opts ic_batchnorm_opts_default(void)
 {

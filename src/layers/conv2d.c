@@ -1,5 +1,6 @@
 /* conv2d.c - Conv2D and DepthwiseConv2D (Keras semantics: HWIO kernels, TF 'same'
  * padding with the extra row/column at the bottom/right, fused activation). */
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #include "layer_impl.h"
@@ -13,8 +14,7 @@ typedef struct conv_layer {
 
 typedef struct conv_state {
     ic__op *conv;
-    ic__op *act;     /* eltwise op for the activation backward (NULL when linear) */
-    ic__op *softmax; /* softmax activation over channels */
+    ic__act_ops act; /* activation backward / softmax over channels */
     ic__conv_desc d;
 } conv_state;
 
@@ -63,8 +63,7 @@ static void conv_state_free(ic_layer *l, const ic__backend *be, void *state)
     if (!st)
         return;
     be->op_free(st->conv);
-    be->op_free(st->act);
-    be->op_free(st->softmax);
+    ic__act_ops_free(&st->act, be);
     ic__free(st);
 }
 
@@ -87,15 +86,9 @@ static ic_status conv_state_create(ic_layer *l, const ic__backend *be, int64_t b
         .has_bias = c->bias != NULL, .act = act,
     };
     ic_status s = be->conv_create(&st->conv, &st->d);
-    int64_t n = batch * ic__shape_numel(&l->out);
-    if (!s && act != IC__ACT_NONE) {
-        ic__eltwise_desc e = {n, act};
-        s = be->eltwise_create(&st->act, &e);
-    }
-    if (!s && c->o.activation == IC_ACT_SOFTMAX) {
-        ic__softmax_desc sd = {n / l->out.d[2], l->out.d[2]};
-        s = be->softmax_create(&st->softmax, &sd);
-    }
+    if (!s)
+        s = ic__act_ops_create(&st->act, be, c->o.activation,
+                               batch * l->out.d[0] * l->out.d[1], l->out.d[2]);
     if (s) {
         conv_state_free(l, be, st);
         return s;
@@ -110,9 +103,7 @@ static ic_status conv_forward(ic_layer *l, const ic__fwd_args *a)
     conv_state *st = a->state;
     ic_status s = a->be->conv_fwd(st->conv, a->out->data, a->in[0]->data, c->kernel->value.data,
                                   c->kernel->version, c->bias ? c->bias->value.data : NULL);
-    if (!s && st->softmax)
-        s = a->be->softmax_fwd(st->softmax, a->out->data, a->out->data);
-    return s;
+    return s ? s : ic__act_ops_fwd(&st->act, a->be, a->out->data);
 }
 
 static ic_status conv_backward(ic_layer *l, const ic__bwd_args *a)
@@ -120,16 +111,8 @@ static ic_status conv_backward(ic_layer *l, const ic__bwd_args *a)
     conv_layer *c = (conv_layer *)l;
     conv_state *st = a->state;
     const ic__backend *be = a->be;
-    const float *dpre = a->diff_out->data;
-    ic_status s = IC_OK;
-    /* Gradient w.r.t. the pre-activation output, from the stored output. */
-    if (st->act) {
-        s = be->eltwise_bwd(st->act, a->scratch, dpre, a->out->data);
-        dpre = a->scratch;
-    } else if (st->softmax) {
-        s = be->softmax_bwd(st->softmax, a->scratch, dpre, a->out->data);
-        dpre = a->scratch;
-    }
+    const float *dpre;
+    ic_status s = ic__act_ops_bwd(&st->act, be, a->diff_out->data, a->out->data, a->scratch, &dpre);
     if (!s && a->weight_grads)
         s = be->conv_bwd_weights(st->conv, c->kernel->grad, c->bias ? c->bias->grad : NULL,
                                  a->in[0]->data, dpre);
@@ -139,10 +122,47 @@ static ic_status conv_backward(ic_layer *l, const ic__bwd_args *a)
     return s;
 }
 
-static const ic__layer_vtbl conv2d_vt = {"Conv2D", conv_build, conv_state_create,
-                                         conv_state_free, conv_forward, conv_backward, NULL};
-static const ic__layer_vtbl dwconv_vt = {"DepthwiseConv2D", conv_build, conv_state_create,
-                                         conv_state_free, conv_forward, conv_backward, NULL};
+/* Keras 2.2.4 Conv2D.get_config() / DepthwiseConv2D.get_config() (which drops filters and
+ * the kernel_* entries and adds depth_multiplier and the depthwise_* ones). */
+static ic_status conv_get_config(const ic_layer *l, cJSON *c)
+{
+    const conv_layer *cv = (const conv_layer *)l;
+    const int dw = cv->depthwise;
+    ic_status s = ic__cfg_base(l, c);
+    if (!dw)
+        s = ic__cfg_int(s, c, "filters", cv->o.filters);
+    s = ic__cfg_pair(s, c, "kernel_size", cv->o.kernel_h, cv->o.kernel_w);
+    s = ic__cfg_pair(s, c, "strides", cv->o.stride_h, cv->o.stride_w);
+    s = ic__cfg_str(s, c, "padding", cv->o.padding == IC_PAD_SAME ? "same" : "valid");
+    s = ic__cfg_str(s, c, "data_format", "channels_last");
+    s = ic__cfg_pair(s, c, "dilation_rate", 1, 1);
+    s = ic__cfg_str(s, c, "activation", ic_activation_name(cv->o.activation));
+    s = ic__cfg_bool(s, c, "use_bias", cv->o.use_bias);
+    if (!dw)
+        s = ic__cfg_json(s, c, "kernel_initializer", IC__CFG_GLOROT_UNIFORM);
+    s = ic__cfg_json(s, c, "bias_initializer", IC__CFG_ZEROS);
+    if (!dw)
+        s = ic__cfg_null(s, c, "kernel_regularizer");
+    s = ic__cfg_null(s, c, "bias_regularizer");
+    s = ic__cfg_null(s, c, "activity_regularizer");
+    if (!dw)
+        s = ic__cfg_null(s, c, "kernel_constraint");
+    s = ic__cfg_null(s, c, "bias_constraint");
+    if (dw) {
+        s = ic__cfg_int(s, c, "depth_multiplier", cv->o.depth_multiplier);
+        s = ic__cfg_json(s, c, "depthwise_initializer", IC__CFG_GLOROT_UNIFORM);
+        s = ic__cfg_null(s, c, "depthwise_regularizer");
+        s = ic__cfg_null(s, c, "depthwise_constraint");
+    }
+    return s;
+}
+
+static const ic__layer_vtbl conv2d_vt = {"Conv2D",        conv_build,     conv_state_create,
+                                         conv_state_free, conv_forward,   conv_backward,
+                                         NULL,            conv_get_config};
+static const ic__layer_vtbl dwconv_vt = {"DepthwiseConv2D", conv_build,     conv_state_create,
+                                         conv_state_free,   conv_forward,   conv_backward,
+                                         NULL,              conv_get_config};
 
 ic_conv2d_opts ic_conv2d_opts_default(int filters, int kernel_h, int kernel_w)
 {

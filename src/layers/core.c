@@ -8,6 +8,7 @@
  * Activation / ReLU: element-wise through be->eltwise_*, softmax over the last axis through
  *   be->softmax_*; backward from the stored output.
  * ZeroPadding2D: zero rows/columns around (H, W). */
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #include "layer_impl.h"
@@ -52,8 +53,15 @@ static ic_status flatten_backward(ic_layer *l, const ic__bwd_args *a)
     return IC_OK;
 }
 
+/* Keras 2.2.4 Flatten.get_config(). */
+static ic_status flatten_get_config(const ic_layer *l, cJSON *c)
+{
+    return ic__cfg_str(ic__cfg_base(l, c), c, "data_format", "channels_last");
+}
+
 static const ic__layer_vtbl flatten_vt = {"Flatten",       flatten_build,    NULL, NULL,
-                                          flatten_forward, flatten_backward, NULL};
+                                          flatten_forward, flatten_backward, NULL,
+                                          flatten_get_config};
 
 ic_status ic_layer_flatten(ic_layer **out, const char *name)
 {
@@ -169,9 +177,18 @@ static ic_status dropout_backward(ic_layer *l, const ic__bwd_args *a)
     return IC_OK;
 }
 
+/* Keras 2.2.4 Dropout.get_config(). */
+static ic_status dropout_get_config(const ic_layer *l, cJSON *c)
+{
+    ic_status s = ic__cfg_base(l, c);
+    s = ic__cfg_float(s, c, "rate", ((const dropout_layer *)l)->rate);
+    s = ic__cfg_null(s, c, "noise_shape");
+    return ic__cfg_null(s, c, "seed");
+}
+
 static const ic__layer_vtbl dropout_vt = {
     "Dropout",        dropout_build, dropout_state_create, dropout_state_free, dropout_forward,
-    dropout_backward, NULL};
+    dropout_backward, NULL,          dropout_get_config};
 
 ic_status ic_layer_dropout(ic_layer **out, float rate, const char *name)
 {
@@ -276,10 +293,31 @@ static ic_status act_backward(ic_layer *l, const ic__bwd_args *a)
     return a->be->eltwise_bwd(st->elt, dx, a->diff_out->data, a->out->data);
 }
 
-static const ic__layer_vtbl activation_vt = {
-    "Activation", act_build, act_state_create, act_state_free, act_forward, act_backward, NULL};
-static const ic__layer_vtbl relu_vt = {
-    "ReLU", act_build, act_state_create, act_state_free, act_forward, act_backward, NULL};
+/* Keras 2.2.4 Activation.get_config(). */
+static ic_status activation_get_config(const ic_layer *l, cJSON *c)
+{
+    return ic__cfg_str(ic__cfg_base(l, c), c, "activation",
+                       ic_activation_name(((const act_layer *)l)->act));
+}
+
+/* Keras 2.2.4 ReLU.get_config(): max_value 6.0 (ReLU(6.)) or null. */
+static ic_status relu_get_config(const ic_layer *l, cJSON *c)
+{
+    ic_status s = ic__cfg_base(l, c);
+    if (((const act_layer *)l)->act == IC_ACT_RELU6)
+        s = ic__cfg_float(s, c, "max_value", 6.f);
+    else
+        s = ic__cfg_null(s, c, "max_value");
+    s = ic__cfg_float(s, c, "negative_slope", 0.f);
+    return ic__cfg_float(s, c, "threshold", 0.f);
+}
+
+static const ic__layer_vtbl activation_vt = {"Activation",   act_build,   act_state_create,
+                                             act_state_free, act_forward, act_backward,
+                                             NULL,           activation_get_config};
+static const ic__layer_vtbl relu_vt = {"ReLU",         act_build,      act_state_create,
+                                       act_state_free, act_forward,    act_backward,
+                                       NULL,           relu_get_config};
 
 static ic_status make_act(ic_layer **out, const ic__layer_vtbl *vt, ic_activation act,
                           const char *name, const char *prefix)
@@ -380,8 +418,36 @@ static ic_status zpad_backward(ic_layer *l, const ic__bwd_args *a)
     return IC_OK;
 }
 
+/* Keras 2.2.4 ZeroPadding2D.get_config(): padding ((top, bottom), (left, right)). */
+static ic_status zpad_get_config(const ic_layer *l, cJSON *c)
+{
+    const zpad_layer *z = (const zpad_layer *)l;
+    ic_status s = ic__cfg_base(l, c);
+    if (!s) {
+        cJSON *pad = cJSON_CreateArray();
+        double tb[2] = {z->top, z->bottom}, lr[2] = {z->left, z->right};
+        cJSON *a = cJSON_CreateDoubleArray(tb, 2), *b = cJSON_CreateDoubleArray(lr, 2);
+        if (!pad || !a || !b || !cJSON_AddItemToArray(pad, a)) {
+            cJSON_Delete(a);
+            cJSON_Delete(b);
+            cJSON_Delete(pad);
+            return ic_seterr(IC_ERR_NOMEM, "out of memory writing the model config");
+        }
+        if (!cJSON_AddItemToArray(pad, b)) {
+            cJSON_Delete(b);
+            cJSON_Delete(pad);
+            return ic_seterr(IC_ERR_NOMEM, "out of memory writing the model config");
+        }
+        if (!cJSON_AddItemToObject(c, "padding", pad)) {
+            cJSON_Delete(pad);
+            return ic_seterr(IC_ERR_NOMEM, "out of memory writing the model config");
+        }
+    }
+    return ic__cfg_str(s, c, "data_format", "channels_last");
+}
+
 static const ic__layer_vtbl zpad_vt = {"ZeroPadding2D", zpad_build,    NULL, NULL,
-                                       zpad_forward,    zpad_backward, NULL};
+                                       zpad_forward,    zpad_backward, NULL, zpad_get_config};
 
 ic_status ic_layer_zero_padding2d(ic_layer **out, int top, int bottom, int left, int right,
                                   const char *name)

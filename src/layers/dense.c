@@ -2,6 +2,7 @@
  * y = act(x . W + b) with the activation fused; softmax over the units). The input must
  * be 1-D per sample (Keras 2 would apply a Dense to the last axis of a 3-D tensor; this
  * library asks for a Flatten or a global pooling first). */
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #include "layer_impl.h"
@@ -16,8 +17,7 @@ typedef struct dense_layer {
 
 typedef struct dense_state {
     ic__op *dense;
-    ic__op *act;     /* eltwise op for the activation backward (NULL when linear) */
-    ic__op *softmax; /* softmax activation over the units */
+    ic__act_ops act; /* activation backward / softmax over the units */
 } dense_state;
 
 static ic_status dense_build(ic_layer *l, int n_in, const ic__shape *in)
@@ -58,8 +58,7 @@ static void dense_state_free(ic_layer *l, const ic__backend *be, void *state)
     if (!st)
         return;
     be->op_free(st->dense);
-    be->op_free(st->act);
-    be->op_free(st->softmax);
+    ic__act_ops_free(&st->act, be);
     ic__free(st);
 }
 
@@ -72,14 +71,8 @@ static ic_status dense_state_create(ic_layer *l, const ic__backend *be, int64_t 
     ic__act act = ic__act_from_public(dl->act);
     ic__dense_desc d = {batch, l->in0.d[0], dl->units, dl->bias != NULL, act};
     ic_status s = be->dense_create(&st->dense, &d);
-    if (!s && act != IC__ACT_NONE) {
-        ic__eltwise_desc e = {batch * dl->units, act};
-        s = be->eltwise_create(&st->act, &e);
-    }
-    if (!s && dl->act == IC_ACT_SOFTMAX) {
-        ic__softmax_desc sd = {batch, dl->units};
-        s = be->softmax_create(&st->softmax, &sd);
-    }
+    if (!s)
+        s = ic__act_ops_create(&st->act, be, dl->act, batch, dl->units);
     if (s) {
         dense_state_free(l, be, st);
         return s;
@@ -95,9 +88,7 @@ static ic_status dense_forward(ic_layer *l, const ic__fwd_args *a)
     dense_state *st = a->state;
     ic_status s = a->be->dense_fwd(st->dense, a->out->data, a->in[0]->data, dl->kernel->value.data,
                                    dl->kernel->version, dl->bias ? dl->bias->value.data : NULL);
-    if (!s && st->softmax)
-        s = a->be->softmax_fwd(st->softmax, a->out->data, a->out->data);
-    return s;
+    return s ? s : ic__act_ops_fwd(&st->act, a->be, a->out->data);
 }
 
 static ic_status dense_backward(ic_layer *l, const ic__bwd_args *a)
@@ -105,16 +96,8 @@ static ic_status dense_backward(ic_layer *l, const ic__bwd_args *a)
     dense_layer *dl = (dense_layer *)l;
     dense_state *st = a->state;
     const ic__backend *be = a->be;
-    const float *dpre = a->diff_out->data;
-    ic_status s = IC_OK;
-    /* Gradient w.r.t. the pre-activation output, from the stored output. */
-    if (st->act) {
-        s = be->eltwise_bwd(st->act, a->scratch, dpre, a->out->data);
-        dpre = a->scratch;
-    } else if (st->softmax) {
-        s = be->softmax_bwd(st->softmax, a->scratch, dpre, a->out->data);
-        dpre = a->scratch;
-    }
+    const float *dpre;
+    ic_status s = ic__act_ops_bwd(&st->act, be, a->diff_out->data, a->out->data, a->scratch, &dpre);
     if (!s && a->weight_grads)
         s = be->dense_bwd_weights(st->dense, dl->kernel->grad, dl->bias ? dl->bias->grad : NULL,
                                   a->in[0]->data, dpre);
@@ -124,9 +107,26 @@ static ic_status dense_backward(ic_layer *l, const ic__bwd_args *a)
     return s;
 }
 
+/* Keras 2.2.4 Dense.get_config(). */
+static ic_status dense_get_config(const ic_layer *l, cJSON *c)
+{
+    const dense_layer *dl = (const dense_layer *)l;
+    ic_status s = ic__cfg_base(l, c);
+    s = ic__cfg_int(s, c, "units", dl->units);
+    s = ic__cfg_str(s, c, "activation", ic_activation_name(dl->act));
+    s = ic__cfg_bool(s, c, "use_bias", dl->use_bias);
+    s = ic__cfg_json(s, c, "kernel_initializer", IC__CFG_GLOROT_UNIFORM);
+    s = ic__cfg_json(s, c, "bias_initializer", IC__CFG_ZEROS);
+    s = ic__cfg_null(s, c, "kernel_regularizer");
+    s = ic__cfg_null(s, c, "bias_regularizer");
+    s = ic__cfg_null(s, c, "activity_regularizer");
+    s = ic__cfg_null(s, c, "kernel_constraint");
+    return ic__cfg_null(s, c, "bias_constraint");
+}
+
 static const ic__layer_vtbl dense_vt = {
     "Dense",        dense_build, dense_state_create, dense_state_free, dense_forward,
-    dense_backward, NULL};
+    dense_backward, NULL,        dense_get_config};
 
 ic_status ic_layer_dense(ic_layer **out, int units, ic_activation act, int use_bias,
                          const char *name)

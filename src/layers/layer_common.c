@@ -147,6 +147,49 @@ const char *ic_activation_name(ic_activation a)
     return "?";
 }
 
+ic_status ic__act_ops_create(ic__act_ops *o, const ic__backend *be, ic_activation act,
+                             int64_t rows, int64_t cols)
+{
+    o->eltwise = o->softmax = NULL;
+    ic__act a = ic__act_from_public(act);
+    if (a != IC__ACT_NONE) {
+        ic__eltwise_desc e = {rows * cols, a};
+        return be->eltwise_create(&o->eltwise, &e);
+    }
+    if (act == IC_ACT_SOFTMAX) {
+        ic__softmax_desc sd = {rows, cols};
+        return be->softmax_create(&o->softmax, &sd);
+    }
+    return IC_OK;
+}
+
+void ic__act_ops_free(ic__act_ops *o, const ic__backend *be)
+{
+    be->op_free(o->eltwise);
+    be->op_free(o->softmax);
+    o->eltwise = o->softmax = NULL;
+}
+
+ic_status ic__act_ops_fwd(const ic__act_ops *o, const ic__backend *be, float *dst)
+{
+    return o->softmax ? be->softmax_fwd(o->softmax, dst, dst) : IC_OK;
+}
+
+ic_status ic__act_ops_bwd(const ic__act_ops *o, const ic__backend *be, const float *diff_out,
+                          const float *out, float *scratch, const float **dpre)
+{
+    *dpre = diff_out;
+    if (o->eltwise) {
+        *dpre = scratch;
+        return be->eltwise_bwd(o->eltwise, scratch, diff_out, out);
+    }
+    if (o->softmax) {
+        *dpre = scratch;
+        return be->softmax_bwd(o->softmax, scratch, diff_out, out);
+    }
+    return IC_OK;
+}
+
 int ic__shape_eq(const ic__shape *a, const ic__shape *b)
 {
     if (a->ndim != b->ndim)

@@ -18,6 +18,8 @@
 
 #define IC__MAX_LAYER_PARAMS 4
 
+struct cJSON; /* <cjson/cJSON.h>; only get_config implementations include it */
+
 typedef struct ic__shape {
     int ndim; /* per sample: 3 for (H, W, C), 1 for (features) */
     int64_t d[IC_MAX_DIMS];
@@ -69,6 +71,10 @@ typedef struct ic__layer_vtbl {
     ic_status (*backward)(ic_layer *l, const ic__bwd_args *a);
     /* Frees the private part (params are freed by the common code). May be NULL. */
     void (*destroy)(ic_layer *l);
+    /* Writes Keras 2.2.4's layer.get_config() fields (name, trainable, then the class's
+     * options, with Keras's names and value forms) into the JSON object config. The
+     * inverse is ic__layer_from_config (src/io/config.c). IC_ERR_NOMEM only. */
+    ic_status (*get_config)(const ic_layer *l, struct cJSON *config);
 } ic__layer_vtbl;
 
 struct ic_layer {
@@ -99,6 +105,22 @@ void ic__init_const(ic__param *p, float v);
 int64_t ic__conv_out_len(int64_t in, int k, int stride, ic_padding pad, int *before, int *after);
 /* Maps the public activation enum to the backend's (softmax has no backend act). */
 ic__act ic__act_from_public(ic_activation a);
+/* The activation of Conv2D and Dense: relu/relu6/sigmoid/tanh are fused into the
+ * forward primitive and need an eltwise op for the backward pass (from dst); softmax is
+ * applied after the primitive over the last axis (rows x cols). */
+typedef struct ic__act_ops {
+    ic__op *eltwise;
+    ic__op *softmax;
+} ic__act_ops;
+ic_status ic__act_ops_create(ic__act_ops *o, const ic__backend *be, ic_activation act,
+                             int64_t rows, int64_t cols);
+void ic__act_ops_free(ic__act_ops *o, const ic__backend *be);
+/* After the primitive's forward: softmax in place (no-op otherwise). */
+ic_status ic__act_ops_fwd(const ic__act_ops *o, const ic__backend *be, float *dst);
+/* Sets *dpre to the gradient w.r.t. the pre-activation output: diff_out itself for a
+ * linear activation, else computed into scratch from the stored output. */
+ic_status ic__act_ops_bwd(const ic__act_ops *o, const ic__backend *be, const float *diff_out,
+                          const float *out, float *scratch, const float **dpre);
 /* Shape helpers. */
 int ic__shape_eq(const ic__shape *a, const ic__shape *b);
 char *ic__shape_fmt(const ic__shape *s, char *buf, size_t size); /* "(None, 4, 4, 512)" */
@@ -109,6 +131,28 @@ ic_status ic__expect_hwc(const ic_layer *l, int n_in, const ic__shape *in);
 int ic__layer_effective_trainable(const ic_layer *l);
 /* Frees a layer (params, private part, nested model). */
 void ic__layer_destroy(ic_layer *l);
+
+/* ---- get_config helpers (layer_config.c) ----
+ * Each takes the status so far and does nothing unless it is IC_OK, so a get_config is a
+ * chain of calls ending in `return s;`. A failed cJSON allocation gives IC_ERR_NOMEM. */
+/* Keras Layer.get_config(): "name", "trainable". */
+ic_status ic__cfg_base(const ic_layer *l, struct cJSON *c);
+ic_status ic__cfg_int(ic_status s, struct cJSON *c, const char *key, int64_t v);
+/* A float32 option written as the shortest decimal that reads back to the same float
+ * (0.99f -> 0.99, as Python writes Keras's defaults). */
+ic_status ic__cfg_float(ic_status s, struct cJSON *c, const char *key, float v);
+ic_status ic__cfg_bool(ic_status s, struct cJSON *c, const char *key, int v);
+ic_status ic__cfg_str(ic_status s, struct cJSON *c, const char *key, const char *v);
+ic_status ic__cfg_null(ic_status s, struct cJSON *c, const char *key);
+ic_status ic__cfg_pair(ic_status s, struct cJSON *c, const char *key, int64_t a, int64_t b);
+/* A value given as JSON text (initializer objects). */
+ic_status ic__cfg_json(ic_status s, struct cJSON *c, const char *key, const char *json);
+/* Keras 2.2.4 serialisations of the initializers used here. */
+#define IC__CFG_GLOROT_UNIFORM                                                             \
+    "{\"class_name\":\"VarianceScaling\",\"config\":{\"scale\":1.0,\"mode\":\"fan_avg\","     \
+    "\"distribution\":\"uniform\",\"seed\":null}}"
+#define IC__CFG_ZEROS "{\"class_name\":\"Zeros\",\"config\":{}}"
+#define IC__CFG_ONES "{\"class_name\":\"Ones\",\"config\":{}}"
 
 /* The InputLayer (src/layers/input.c). */
 ic_status ic__layer_input(ic_layer **out, const ic__shape *shape, const char *name);

@@ -1,5 +1,6 @@
 /* merge.c - Add (element-wise sum of 2+ inputs of identical shape, no broadcasting) and
  * Concatenate (along the last, channel, axis; all other dimensions equal). Plain C. */
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #include "layer_impl.h"
@@ -62,8 +63,11 @@ static ic_status add_backward(ic_layer *l, const ic__bwd_args *a)
     return IC_OK;
 }
 
+/* Keras 2.2.4 Add.get_config(): the base Layer fields only. */
+static ic_status add_get_config(const ic_layer *l, cJSON *c) { return ic__cfg_base(l, c); }
+
 static const ic__layer_vtbl add_vt = {"Add",       add_build,    NULL, NULL,
-                                      add_forward, add_backward, NULL};
+                                      add_forward, add_backward, NULL, add_get_config};
 
 ic_status ic_layer_add(ic_layer **out, const char *name)
 {
@@ -149,8 +153,15 @@ static ic_status concat_backward(ic_layer *l, const ic__bwd_args *a)
     return IC_OK;
 }
 
+/* Keras 2.2.4 Concatenate.get_config(): axis -1 always. */
+static ic_status concat_get_config(const ic_layer *l, cJSON *c)
+{
+    return ic__cfg_int(ic__cfg_base(l, c), c, "axis", -1);
+}
+
 static const ic__layer_vtbl concat_vt = {"Concatenate",  concat_build,    NULL, NULL,
-                                         concat_forward, concat_backward, NULL};
+                                         concat_forward, concat_backward, NULL,
+                                         concat_get_config};
 
 ic_status ic_layer_concatenate(ic_layer **out, const char *name)
 {

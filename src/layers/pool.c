@@ -5,6 +5,7 @@
  *
  * Max pooling's backward needs the last *training* forward of the same plan (the
  * backend may keep the argmax positions only then). */
+#include <cjson/cJSON.h>
 #include <string.h>
 
 #include "layer_impl.h"
@@ -110,22 +111,27 @@ static ic_status pool_backward(ic_layer *l, const ic__bwd_args *a)
     return a->be->pool_bwd(st->op, a->diff_in[0]->data, a->diff_out->data, a->in[0]->data);
 }
 
-static const ic__layer_vtbl maxpool_vt = {
-    "MaxPooling2D", pool_build, pool_state_create, pool_state_free, pool_forward,
-    pool_backward,  NULL};
-static const ic__layer_vtbl avgpool_vt = {
-    "AveragePooling2D", pool_build, pool_state_create, pool_state_free, pool_forward,
-    pool_backward,      NULL};
-static const ic__layer_vtbl gap_vt = {"GlobalAveragePooling2D",
-                                      pool_build,
-                                      pool_state_create,
-                                      pool_state_free,
-                                      pool_forward,
-                                      pool_backward,
-                                      NULL};
-static const ic__layer_vtbl gmp_vt = {
-    "GlobalMaxPooling2D", pool_build, pool_state_create, pool_state_free, pool_forward,
-    pool_backward,        NULL};
+/* Keras 2.2.4 _Pooling2D.get_config() / _GlobalPooling2D.get_config(). */
+static ic_status pool_get_config(const ic_layer *l, cJSON *c)
+{
+    const pool_layer *p = (const pool_layer *)l;
+    ic_status s = ic__cfg_base(l, c);
+    if (!p->global) {
+        s = ic__cfg_pair(s, c, "pool_size", p->o.pool_h, p->o.pool_w);
+        s = ic__cfg_str(s, c, "padding", p->o.padding == IC_PAD_SAME ? "same" : "valid");
+        s = ic__cfg_pair(s, c, "strides", p->o.stride_h, p->o.stride_w);
+    }
+    return ic__cfg_str(s, c, "data_format", "channels_last");
+}
+
+#define POOL_VT(var, cls)                                                                  \
+    static const ic__layer_vtbl var = {                                                    \
+        cls,           pool_build, pool_state_create, pool_state_free, pool_forward,       \
+        pool_backward, NULL,       pool_get_config}
+POOL_VT(maxpool_vt, "MaxPooling2D");
+POOL_VT(avgpool_vt, "AveragePooling2D");
+POOL_VT(gap_vt, "GlobalAveragePooling2D");
+POOL_VT(gmp_vt, "GlobalMaxPooling2D");
 
 ic_pool2d_opts ic_pool2d_opts_default(void)
 {

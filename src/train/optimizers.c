@@ -252,3 +252,46 @@ ic_status ic__opt_step(ic__optimizer *opt, ic__param *const *params, int n)
     opt->iterations++;
     return IC_OK;
 }
+
+/* ---- State export / import (model files) ---- */
+
+int ic__opt_num_slots(const ic__optimizer *opt)
+{
+    if (opt->o.kind == IC_OPT_ADAM)
+        return opt->o.amsgrad ? 3 : 2;
+    return 1;
+}
+
+const char *ic__opt_slot_name(const ic__optimizer *opt, int k)
+{
+    static const char *const adam_names[3] = {"m", "v", "vhat"};
+    if (k < 0 || k >= ic__opt_num_slots(opt))
+        return NULL;
+    if (opt->o.kind == IC_OPT_ADAM)
+        return adam_names[k];
+    return opt->o.kind == IC_OPT_RMSPROP ? "accumulator" : "moment";
+}
+
+const float *ic__opt_export(const ic__optimizer *opt, const ic__param *p, int k)
+{
+    if (k < 0 || k >= ic__opt_num_slots(opt))
+        return NULL;
+    for (int i = 0; i < opt->n_slots; i++) {
+        const ic__opt_slot *s = &opt->slots[i];
+        if (s->param == p && s->n == ic_tensor_numel(&p->value) && s->a)
+            return k == 0 ? s->a : k == 1 ? s->b : s->c;
+    }
+    return NULL;
+}
+
+ic_status ic__opt_import(ic__optimizer *opt, ic__param *p, const float *const *bufs)
+{
+    ic__opt_slot *s;
+    ic_status st = get_slot(opt, p, -1, &s);
+    if (st)
+        return st;
+    float *dst[3] = {s->a, s->b, s->c};
+    for (int k = 0; k < ic__opt_num_slots(opt); k++)
+        memcpy(dst[k], bufs[k], (size_t)s->n * sizeof(float));
+    return IC_OK;
+}

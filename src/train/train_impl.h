@@ -64,6 +64,18 @@ ic_status ic__opt_step(ic__optimizer *opt, ic__param *const *params, int n);
 /* The learning rate this step uses: lr / (1 + decay * iterations). */
 double ic__opt_current_lr(const ic__optimizer *opt);
 
+/* Optimizer state for model files (src/io/model_file.c). A weight's state is
+ * ic__opt_num_slots() tensors of the weight's shape, named ic__opt_slot_name(): RMSprop
+ * "accumulator"; Adam "m", "v" (+ "vhat" with amsgrad); SGD "moment". The step count is
+ * opt->iterations and the dropout step train_state->step: the file code sets them directly. */
+int ic__opt_num_slots(const ic__optimizer *opt);
+const char *ic__opt_slot_name(const ic__optimizer *opt, int k);
+/* The k-th state tensor of weight p (numel(p) floats; borrowed), NULL when p has none yet. */
+const float *ic__opt_export(const ic__optimizer *opt, const ic__param *p, int k);
+/* Sets p's state to copies of bufs[0 .. ic__opt_num_slots()) (numel(p) floats each),
+ * creating it if needed. */
+ic_status ic__opt_import(ic__optimizer *opt, ic__param *p, const float *const *bufs);
+
 /* ---- Compile state (fit.c) ---- */
 
 struct ic__train_state {
