@@ -95,6 +95,8 @@ static void usage(FILE *fp)
             "  summary    print the Keras model table of a known architecture\n"
             "  split      split a pile of images into train/validation/test class folders\n"
             "  augment-preview  write a grid PNG of random augmentations of one image\n"
+            "  weights    list, download (md5-checked) and locate pretrained Keras weights\n"
+            "  plot       draw a saved training history (CSV/JSON) as R's plot(history) PNG\n"
             "\n"
             "options for every command: --threads N, --backend cpu|ref, --help\n"
             "  imgclass --version      print the version\n"
@@ -126,6 +128,10 @@ int main(int argc, char **argv)
         return ic_cli_split(argc - 1, argv + 1);
     if (!strcmp(cmd, "augment-preview"))
         return ic_cli_augment_preview(argc - 1, argv + 1);
+    if (!strcmp(cmd, "weights"))
+        return ic_cli_weights(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot"))
+        return ic_cli_plot(argc - 1, argv + 1);
     fprintf(stderr, "imgclass: unknown command '%s' (see 'imgclass --help')\n", cmd);
     return 2;
 }

@@ -14,5 +14,6 @@
 #include "apps.h"
 #include "data.h"
 #include "io.h"
+#include "plot.h"
 
 #endif

@@ -87,6 +87,18 @@ ic_status ic_history_append(ic_history *h, double loss, double acc, double val_l
                             double val_acc);
 ic_status ic_history_create(ic_history **out, int has_acc, int has_val);
 
+/* Saving and loading (history_io.c). Files are replaced atomically (temp file + rename).
+ * CSV: header "epoch,loss,acc,val_loss,val_acc" with only the recorded columns, epoch from
+ * 1, values as %.17g (exact round trip), NaN as "nan". JSON: Keras-like {"epoch":[1,...],
+ * "loss":[...],"acc":[...],"val_loss":[...],"val_acc":[...]}, NaN as null. */
+ic_status ic_history_save_csv(const ic_history *h, const char *path);
+ic_status ic_history_save_json(const ic_history *h, const char *path);
+/* Reads a history saved as CSV or JSON (told apart by content). Also reads Keras
+ * CSVLogger files (any column order, extra columns ignored), pandas' empty fields, R's NA
+ * and Python's NaN/Infinity. Errors name the file and line (IC_ERR_FORMAT, IC_ERR_IO).
+ * *out is a new history the caller frees with ic_history_free. */
+ic_status ic_history_load(const char *path, ic_history **out);
+
 /* Called after every epoch (epoch counts from 0, as Keras on_epoch_end); return non-zero
  * to stop training (IC_ERR_CANCELLED). */
 typedef int (*ic_epoch_callback)(int epoch, const ic_history *h, void *user);

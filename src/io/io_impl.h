@@ -43,6 +43,12 @@ ic_status ic__h5_read_str_attr(hid_t obj, const char *name, const char *file, ch
  * strings). *out is one ic__malloc block: n pointers followed by the strings. */
 ic_status ic__h5_read_str_array_attr(hid_t obj, const char *name, const char *file, char ***out,
                                      int *n);
+/* Sets an error "<message>: <libhdf5's own text for the error it just reported>"; call it
+ * right after the failing H5 call (any other H5 call clears libhdf5's error stack). */
+ic_status ic__h5_seterr(ic_status s, const char *fmt, ...) IC__PRINTF(2, 3);
+/* Opens an HDF5 file read-only (close degree STRONG): IC_ERR_NOT_FOUND if missing,
+ * IC_ERR_FORMAT if not HDF5 or truncated/damaged, IC_ERR_IO otherwise. */
+ic_status ic__h5_open_read(const char *path, hid_t *out);
 /* Writes a scalar variable-length string attribute. */
 ic_status ic__h5_write_str_attr(hid_t obj, const char *name, const char *value, const char *file);
 /* Writes a 1-D fixed-length NULL-padded string array attribute (Keras 2.2.4's encoding;
@@ -65,5 +71,22 @@ ic_status ic__model_to_config(const ic_model *m, char **json);
 /* Builds a model from model_config JSON (what ic__model_to_config writes; Keras files are
  * issue #8). */
 ic_status ic__model_from_config(const char *json, const char *file, ic_model **out);
+struct cJSON;
+/* One layer from its Keras {"class_name", "config"} pair (through the public constructors). */
+ic_status ic__layer_from_config(const char *class_name, const struct cJSON *config,
+                                ic_layer **out);
+
+/* ---- weights_registry.c, download.c (pretrained weights; issue #4) ---- */
+/* The cache directory's path from the environment, without creating it. */
+ic_status ic__weights_cache_path(char *buf, size_t size);
+/* ic_weights_fetch for any file: downloads url into <cache dir>/<file> (a plain file
+ * name), verifying md5 (32 hex digits, NULL = none) before the file gets its name. A
+ * cached file whose md5 matches (or any cached file when md5 is NULL) is used as is. */
+ic_status ic__weights_fetch_file(const char *file, const char *url, const char *md5,
+                                 ic_progress_fn progress, void *user, char *path_out,
+                                 size_t path_size);
+/* md5 of a file as 32 lowercase hex digits (hex holds 33 bytes). */
+ic_status ic__md5_file(const char *path, char hex[33]);
+/* ---- end of weights block ---- */
 
 #endif
