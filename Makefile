@@ -29,10 +29,10 @@ check-asan: deps
 	    LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan.supp \
 	    ctest --output-on-failure -j$(JOBS) -LE slow
 
+# Feature extraction + a brief fine-tune + test accuracy on cats vs dogs (scripts/demo.sh:
+# data from $IMGCLASS_DATA or ../shared/data/cats_and_dogs_small, results in results/demo).
 demo: build
-	./$(BUILD)/imgclass --version
-	./$(BUILD)/imgclass summary --model vgg16 --input 150x150x3
-	./$(BUILD)/imgclass summary --model smallcnn
+	./scripts/demo.sh $(BUILD)
 
 bench: build
 	./scripts/bench.sh $(BUILD)

@@ -14,6 +14,10 @@ int ic_cli_split(int argc, char **argv);
 int ic_cli_augment_preview(int argc, char **argv);
 int ic_cli_weights(int argc, char **argv);
 int ic_cli_plot(int argc, char **argv);
+int ic_cli_evaluate(int argc, char **argv);
+int ic_cli_predict(int argc, char **argv);
+int ic_cli_train(int argc, char **argv);
+int ic_cli_finetune(int argc, char **argv);
 
 /* Prints "imgclass <cmd>: <message>" to stderr and returns 1 (or 2 for usage errors). */
 int ic_cli_fail(const char *cmd, ic_status s);

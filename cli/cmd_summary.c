@@ -1,46 +1,103 @@
-/* cmd_summary.c - `imgclass summary`: the Keras table of a known architecture, alone or
- * as the seed stacks it (a pretrained base + Flatten + Dense head). */
+/* cmd_summary.c - `imgclass summary`: the Keras table of a saved model (with its meta), of
+ * a known architecture, alone or as the seed stacks it (a pretrained base + Flatten +
+ * Dense head), optionally after loading a weights file into it. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "model_input.h"
 
 static void help(void)
 {
-    printf("usage: imgclass summary --model NAME [options]\n"
+    printf("usage: imgclass summary MODEL.h5 [options]\n"
+           "       imgclass summary --model NAME [--alpha A] [--weights FILE] [options]\n"
            "       imgclass summary --base NAME --head UNITS [--freeze-base] [options]\n"
            "\n"
            "Prints Keras's model.summary() table: Layer (type), Output Shape, Param #, and\n"
-           "the Total / Trainable / Non-trainable parameter counts.\n"
+           "the Total / Trainable / Non-trainable parameter counts. For a model file saved by\n"
+           "'imgclass train', a last line gives what it reads images with: classes, input\n"
+           "size, color mode, preprocessing and rescale.\n"
            "\n"
-           "  --model NAME        vgg16, vgg19 or smallcnn (the book's convnet)\n"
-           "  --base NAME         a base (vgg16, vgg19) nested as one layer, followed by\n"
-           "                      Flatten, Dense(UNITS, relu) and Dense(1, sigmoid) (the seed)\n"
+           "  --model NAME        vgg16, vgg19, mobilenet_v2, resnet50 or smallcnn (the book's\n"
+           "                      convnet)\n"
+           "  --base NAME         a base (vgg16, vgg19, mobilenet_v2, resnet50) nested as one\n"
+           "                      layer, followed by Flatten, Dense(UNITS, relu) and\n"
+           "                      Dense(1, sigmoid) (the seed)\n"
+           "  --alpha A           MobileNetV2 width: 0.35, 0.5, 0.75, 1.0 (default), 1.3, 1.4\n"
+           "  --weights FILE      load a Keras HDF5 weights file (by layer order, as Keras's\n"
+           "                      load_weights) into the model (--model) or the base (--base)\n"
+           "                      and report how many tensors it set\n"
            "  --head UNITS        units of the hidden dense layer with --base (default 256)\n"
            "  --classes N         output classes (default 2: one sigmoid unit)\n"
            "  --freeze-base       freeze the base (freeze_weights(conv_base))\n"
            "  --unfreeze-from L   with --base: trainable from base layer L on\n"
            "  --input HxWxC       input shape (default 150x150x3)\n"
-           "  --include-top       include the ImageNet classifier (--model vgg16/vgg19)\n"
+           "  --include-top       include the ImageNet classifier (needs 224x224x3 input)\n"
            "  --pooling avg|max   global pooling after the base (no top)\n"
            "  --line-length N     table width (default 80, as R prints it)\n"
            "\n"
            "examples:\n"
+           "  imgclass summary model.h5\n"
            "  imgclass summary --model vgg16 --input 150x150x3\n"
+           "  imgclass summary --model mobilenet_v2 --alpha 0.35 --input 224x224x3 \\\n"
+           "      --weights mobilenet_v2_0.35_224_no_top.h5\n"
            "  imgclass summary --model smallcnn\n"
            "  imgclass summary --base vgg16 --head 256 --freeze-base\n");
 }
 
-static ic_status build_named(const char *name, const ic_app_opts *o, int64_t h, int64_t w,
-                             int64_t c, int classes, ic_model **m)
+static const char *const g_models[] = {"vgg16", "vgg19", "mobilenet_v2", "resnet50", "smallcnn"};
+
+static int known_model(const char *name)
 {
-    if (!strcmp(name, "vgg16"))
-        return ic_app_vgg16(m, o);
-    if (!strcmp(name, "vgg19"))
-        return ic_app_vgg19(m, o);
+    for (size_t i = 0; i < sizeof g_models / sizeof *g_models; i++)
+        if (!strcmp(name, g_models[i]))
+            return 1;
+    return 0;
+}
+
+static ic_status build_named(const char *name, float alpha, const ic_app_opts *o, int64_t h,
+                             int64_t w, int64_t c, int classes, ic_model **m)
+{
     if (!strcmp(name, "smallcnn"))
         return ic_app_smallcnn(m, h, w, c, 0.5f, classes);
-    return IC_ERR_NOT_FOUND;
+    return ic_app_by_name(name, alpha, o, m);
+}
+
+static const char *const g_pre[] = {"none", "caffe", "tf", "torch"};
+
+/* `imgclass summary MODEL.h5`: the table, then the meta line. */
+static int summary_file(const char *cmd, const char *path, int line)
+{
+    ic_cli_model cm;
+    if (ic_cli_model_open(cmd, path, &cm)) {
+        ic_cli_model_close(&cm);
+        return 1;
+    }
+    ic_status s = ic_model_summary(cm.model, stdout, line);
+    if (s) {
+        ic_cli_model_close(&cm);
+        return ic_cli_fail(cmd, s);
+    }
+    const ic_model_meta *mt = &cm.meta;
+    printf("Classes (%d): ", mt->n_classes);
+    for (int k = 0; k < mt->n_classes; k++)
+        printf("%s%s", k ? ", " : "", mt->class_names[k]);
+    printf(" | input: %lldx%lldx%d %s | preprocessing: %s", (long long)cm.h, (long long)cm.w,
+           cm.c, cm.c == 1 ? "grayscale" : "RGB",
+           (unsigned)mt->preprocess < 4 ? g_pre[mt->preprocess] : "?");
+    if (mt->rescale != 0) {
+        double inv = 1.0 / mt->rescale;
+        if (inv >= 2 && fabs(inv - floor(inv + 0.5)) < 1e-3)
+            printf(", rescale 1/%.0f", inv);
+        else
+            printf(", rescale %g", mt->rescale);
+    }
+    if (mt->base_name[0])
+        printf(" | base: %s", mt->base_name);
+    printf(" | output: %s\n", cm.binary ? "1 sigmoid unit" : "softmax");
+    ic_cli_model_close(&cm);
+    return 0;
 }
 
 /* The seed's model: base, flatten, dense(head, relu), dense(1, sigmoid). */
@@ -77,8 +134,10 @@ static ic_status build_seed(ic_model *base, int head, int classes, ic_model **ou
 int ic_cli_summary(int argc, char **argv)
 {
     const char *cmd = "summary", *model = NULL, *base = NULL, *unfreeze = NULL;
+    const char *file = NULL, *weights = NULL;
     long head = 256, classes = 2, line = 0;
     int freeze = 0;
+    float alpha = 0;
     int64_t h = 150, w = 150, c = 3;
     ic_app_opts o = ic_app_opts_default();
     for (int i = 1; i < argc; i++) {
@@ -96,8 +155,20 @@ int ic_cli_summary(int argc, char **argv)
             o.include_top = 1;
         } else if (!strcmp(a, "--freeze-base")) {
             freeze = 1;
+        } else if (a[0] != '-' && !file) {
+            file = a;
+        } else if (a[0] != '-') {
+            return ic_cli_usage_error(cmd, "unexpected argument '%s'", a);
         } else if (!v) {
             return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
+        } else if (!strcmp(a, "--weights")) {
+            weights = v, i++;
+        } else if (!strcmp(a, "--alpha")) {
+            char *end;
+            alpha = strtof(v, &end);
+            if (*end || !(alpha > 0))
+                return ic_cli_usage_error(cmd, "--alpha needs a positive number, got '%s'", v);
+            i++;
         } else if (!strcmp(a, "--model")) {
             model = v, i++;
         } else if (!strcmp(a, "--base")) {
@@ -132,20 +203,36 @@ int ic_cli_summary(int argc, char **argv)
             return ic_cli_usage_error(cmd, "unknown option: %s", a);
         }
     }
+    if (file && (model || base || weights || alpha > 0))
+        return ic_cli_usage_error(cmd, "give a model file or --model/--base, not both");
+    if (file)
+        return summary_file(cmd, file, (int)line);
     if (!model == !base)
         return ic_cli_usage_error(cmd, "give exactly one of --model or --base");
     o.input_shape[0] = h, o.input_shape[1] = w, o.input_shape[2] = c;
     const char *name = model ? model : base;
     if (base && !strcmp(base, "smallcnn"))
         return ic_cli_usage_error(cmd, "smallcnn is not a base; use --model smallcnn");
+    if (!known_model(name))
+        return ic_cli_usage_error(
+            cmd, "unknown model '%s' (expected vgg16, vgg19, mobilenet_v2, resnet50, smallcnn)",
+            name);
+    if (alpha > 0 && strcmp(name, "mobilenet_v2"))
+        return ic_cli_usage_error(cmd, "--alpha applies to mobilenet_v2 only");
     ic_model *m = NULL;
-    ic_status s = build_named(name, &o, h, w, c, (int)classes, &m);
-    if (s == IC_ERR_NOT_FOUND && !m)
-        return ic_cli_usage_error(cmd, "unknown model '%s' (expected vgg16, vgg19, smallcnn)",
-                                  name);
+    ic_status s = build_named(name, alpha, &o, h, w, c, (int)classes, &m);
     if (s)
         return ic_cli_fail(cmd, s);
     ic_model *basem = m;
+    int n_loaded = 0;
+    if (weights) {
+        ic_load_weights_opts wo = ic_load_weights_opts_default();
+        if ((s = ic_model_load_weights(basem, weights, &wo))) {
+            ic_model_free(basem);
+            return ic_cli_fail(cmd, s);
+        }
+        n_loaded = ic_model_num_weights(basem);
+    }
     if (base) {
         if (unfreeze && (s = ic_model_unfreeze_range(basem, unfreeze, NULL))) {
             ic_model_free(basem);
@@ -161,5 +248,9 @@ int ic_cli_summary(int argc, char **argv)
     }
     s = ic_model_summary(m, stdout, (int)line);
     ic_model_free(m);
-    return s ? ic_cli_fail(cmd, s) : 0;
+    if (s)
+        return ic_cli_fail(cmd, s);
+    if (weights)
+        printf("Loaded weights from %s (%d tensors)\n", weights, n_loaded);
+    return 0;
 }

@@ -92,18 +92,26 @@ static void usage(FILE *fp)
             "Image classification on small datasets (Keras-compatible, on oneDNN).\n"
             "\n"
             "commands:\n"
-            "  summary    print the Keras model table of a known architecture\n"
+            "  summary    print the Keras table of a saved model or a known architecture\n"
             "  split      split a pile of images into train/validation/test class folders\n"
+            "  train      train a classifier on DATA_DIR/train, validated on DATA_DIR/validation\n"
+            "  finetune   unfreeze a trained model's base from a layer on and train further\n"
             "  augment-preview  write a grid PNG of random augmentations of one image\n"
             "  weights    list, download (md5-checked) and locate pretrained Keras weights\n"
             "  plot       draw a saved training history (CSV/JSON) as R's plot(history) PNG\n"
+            "  evaluate   loss, accuracy, precision/recall, confusion matrix of a model on a DIR\n"
+            "  predict    class and probability of images (files or directories)\n"
             "\n"
             "options for every command: --threads N, --backend cpu|ref, --help\n"
             "  imgclass --version      print the version\n"
             "\n"
             "examples:\n"
             "  imgclass summary --model vgg16 --input 150x150x3\n"
-            "  imgclass summary --base vgg16 --head 256 --freeze-base\n");
+            "  imgclass summary --base vgg16 --head 256 --freeze-base\n"
+            "  imgclass evaluate model.h5 cats_and_dogs_small/test\n"
+            "  imgclass predict model.h5 cat.1501.jpg\n"
+            "  imgclass train data -o model.h5 --base vgg16 --augment --lr 2e-5\n"
+            "  imgclass finetune model.h5 data --unfreeze-from block5_conv1 --lr 1e-5 -o ft.h5\n");
 }
 
 int main(int argc, char **argv)
@@ -132,6 +140,14 @@ int main(int argc, char **argv)
         return ic_cli_weights(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot"))
         return ic_cli_plot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "evaluate"))
+        return ic_cli_evaluate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict"))
+        return ic_cli_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train"))
+        return ic_cli_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "finetune"))
+        return ic_cli_finetune(argc - 1, argv + 1);
     fprintf(stderr, "imgclass: unknown command '%s' (see 'imgclass --help')\n", cmd);
     return 2;
 }

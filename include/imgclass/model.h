@@ -40,6 +40,9 @@ ic_status ic_model_set_output(ic_model *m, int node);
 
 /* Wraps a model as a layer (class "Model"); the layer takes ownership of inner. */
 ic_status ic_layer_from_model(ic_layer **out, ic_model *inner);
+/* The model inside a layer made by ic_layer_from_model (borrowed), or NULL for any other
+ * layer. */
+ic_model *ic_layer_inner_model(const ic_layer *l);
 
 const char *ic_model_name(const ic_model *m);
 /* Layers as Keras lists them (model.layers); index 0.. ic_model_num_layers()-1.

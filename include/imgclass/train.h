@@ -103,9 +103,11 @@ ic_status ic_history_load(const char *path, ic_history **out);
  * to stop training (IC_ERR_CANCELLED). */
 typedef int (*ic_epoch_callback)(int epoch, const ic_history *h, void *user);
 /* Called after every step with the running means of the epoch so far; step is the number
- * of steps done in this epoch (1..steps). */
-typedef void (*ic_step_callback)(int epoch, int64_t step, int64_t steps, double loss,
-                                 double acc, void *user);
+ * of steps done in this epoch (1..steps). Return non-zero to stop training right after
+ * this step (ic_model_fit returns IC_ERR_CANCELLED; the interrupted epoch is not added to
+ * the history, the weights keep this step's update). */
+typedef int (*ic_step_callback)(int epoch, int64_t step, int64_t steps, double loss,
+                                double acc, void *user);
 
 typedef struct ic_fit_opts {
     int epochs;                 /* default 1 */

@@ -26,6 +26,11 @@
  * A file that fails to decode is logged once, remembered, and replaced by the next file of
  * the same class (in scan order, wrapping) that decodes; replacements are counted. A class
  * none of whose files decodes makes the batch fail with IC_ERR_FORMAT.
+ *
+ * Seeking (ic_dir_iterator_seek): since a batch depends only on its number, moving the
+ * stream to batch k stops the workers, drops the prefetched batches and starts a new
+ * loader whose batch j is the iterator's batch k + j (it->base). This is what resuming a
+ * training run needs: the resumed stream is the uninterrupted one from batch k on.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -76,6 +81,7 @@ struct ic_dir_iterator {
     bslot *slots;
     wscratch *ws;
     ic__loader *loader;
+    int64_t base; /* iterator batch number of the loader's batch 0 (seek) */
 };
 
 ic_flow_opts ic_flow_opts_default(void)
@@ -187,9 +193,10 @@ static ic_status load_or_replace(ic_dir_iterator *it, int64_t i, float *dst, int
                      it->scan.class_names[cls], (long long)(hi - lo));
 }
 
-static ic_status fill_batch(void *ctx, int64_t b, int slot, int worker)
+static ic_status fill_batch(void *ctx, int64_t lb, int slot, int worker)
 {
     ic_dir_iterator *it = ctx;
+    int64_t b = it->base + lb; /* fixed while the loader runs (seek replaces the loader) */
     bslot *sl = &it->slots[slot];
     wscratch *ws = &it->ws[worker];
     int64_t cnt;
@@ -395,6 +402,8 @@ static ic_status src_next(void *self, const ic_tensor **x, const ic_tensor **y)
 {
     ic_dir_iterator *it = self;
     int slot;
+    if (!it->loader)
+        return ic_seterr(IC_ERR_INVALID, "directory iterator: a failed seek left no loader");
     ic_status s = ic__loader_next(it->loader, &slot);
     if (s)
         return s;
@@ -460,6 +469,23 @@ const char *ic_dir_iterator_found(const ic_dir_iterator *it, char *buf, size_t s
 int64_t ic_dir_iterator_skipped(const ic_dir_iterator *it)
 {
     return it ? it->scan.skipped : 0;
+}
+
+ic_status ic_dir_iterator_seek(ic_dir_iterator *it, int64_t batch)
+{
+    if (!it || batch < 0)
+        return ic_seterr(IC_ERR_INVALID, "ic_dir_iterator_seek: %s",
+                         it ? "batch must be >= 0" : "iterator is NULL");
+    ic__loader *l;
+    /* Join the old workers first: they read it->base and fill the shared slots. */
+    ic__loader_free(it->loader);
+    it->loader = NULL;
+    it->base = batch;
+    ic_status s = ic__loader_create(&l, it->nworkers, it->nslots, fill_batch, it);
+    if (s)
+        return s; /* the iterator is unusable until a seek succeeds: next() reports it */
+    it->loader = l;
+    return IC_OK;
 }
 
 int64_t ic_dir_iterator_take_replaced(ic_dir_iterator *it)

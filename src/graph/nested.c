@@ -86,3 +86,5 @@ ic_status ic_layer_from_model(ic_layer **out, ic_model *inner)
     *out = l;
     return IC_OK;
 }
+
+ic_model *ic_layer_inner_model(const ic_layer *l) { return l ? l->inner : NULL; }

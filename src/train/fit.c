@@ -11,7 +11,9 @@
  *
  * Numbering: messages say "epoch E step S" with both counted from 1 (Keras prints
  * "Epoch 1/30"); the callbacks get the epoch index counted from 0 (Keras on_epoch_end)
- * and, for on_step, the number of steps done so far in the epoch (1..steps).
+ * and, for on_step, the number of steps done so far in the epoch (1..steps). Either
+ * callback can stop training (non-zero return: IC_ERR_CANCELLED); on_step stops right
+ * after its step, before validation, and that partial epoch is not recorded.
  */
 #include <math.h>
 #include <stdio.h>
@@ -297,8 +299,11 @@ ic_status ic_model_fit(ic_model *m, const ic_fit_opts *o, ic_batch_source *train
             sl += l * (double)b;
             sa += a * (double)b;
             seen += b;
-            if (o->on_step)
-                o->on_step(e, st + 1, steps, sl / (double)seen, sa / (double)seen, o->user);
+            if (o->on_step &&
+                o->on_step(e, st + 1, steps, sl / (double)seen, sa / (double)seen, o->user))
+                s = ic_seterr(IC_ERR_CANCELLED,
+                              "training stopped by the step callback at epoch %d step %lld", e + 1,
+                              (long long)st + 1);
         }
         if (s)
             break;

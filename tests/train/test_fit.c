@@ -251,11 +251,48 @@ static const ic_batch_source_ops rec_ops = {rec_next, rec_length, NULL};
 
 static int n_step_calls;
 static int64_t step_seen[32];
-static void count_steps(int epoch, int64_t step, int64_t steps, double loss, double acc, void *u)
+static int count_steps(int epoch, int64_t step, int64_t steps, double loss, double acc, void *u)
 {
     if (n_step_calls < 32)
         step_seen[n_step_calls] = epoch * 100 + step;
     n_step_calls++;
+    return 0;
+}
+
+/* Asks to stop after step *(int64_t *)u of the second epoch. */
+static int stop_at(int epoch, int64_t step, int64_t steps, double loss, double acc, void *u)
+{
+    return epoch == 1 && step == *(const int64_t *)u;
+}
+
+/* on_step returning non-zero stops right after that step: IC_ERR_CANCELLED, the epochs
+ * before it in the history, no batch read after the stopping step, the weights updated. */
+static void test_step_stop(void)
+{
+    float x[2 * NS], y[NS];
+    xor_data(x, y, NULL, 10);
+    ic_tensor *tx = tensor(x, 10, 2), *ty = tensor(y, 10, 1);
+    rec_source r = {0};
+    OK(ic_batch_source_tensors(&r.inner, tx, ty, 4, 0, 0));
+    ic_batch_source src = {&rec_ops, &r};
+    ic_model *m = mlp(1, IC_ACT_SIGMOID, 0);
+    ic_compile_opts c = copts(IC_OPT_SGD, 0.1f, IC_LOSS_BINARY_CROSSENTROPY);
+    OK(ic_model_compile(m, &c));
+    ic_fit_opts fo = ic_fit_opts_default();
+    int64_t stop = 2;
+    fo.epochs = 3;
+    fo.steps_per_epoch = 3;
+    fo.on_step = stop_at;
+    fo.user = &stop;
+    ic_history *h = NULL;
+    EXPECT_ERR(ic_model_fit(m, &fo, &src, NULL, &h), IC_ERR_CANCELLED, "epoch 2 step 2");
+    CHECK(h && ic_history_epochs(h) == 1);
+    CHECKF(r.n == 5, "%d batches read, want 5", r.n);
+    ic_history_free(h);
+    ic_batch_source_free(&r.inner);
+    ic_model_free(m);
+    ic_tensor_free(tx);
+    ic_tensor_free(ty);
 }
 
 static double bce(double p, double y)
@@ -682,6 +719,7 @@ int main(void)
     test_train_on_batch();
     test_step_gradient();
     test_steps_span_passes();
+    test_step_stop();
     test_validation_equals_evaluate();
     test_deterministic();
     test_nan();

@@ -94,7 +94,7 @@ static void grad_check(const char *what, ic_model *m, int64_t batch)
             q->value.data[i] = keep;
             q->version = ic__next_version();
             float fd = (float)((lp - lm) / (2 * eps));
-            char buf[160];
+            char buf[320];
             snprintf(buf, sizeof buf, "%s: d/d %s/%s[%lld]", what, ls[k]->name, q->name,
                      (long long)i);
             t_allclose(buf, &q->grad[i], &fd, 1, 2e-2, 2e-3);

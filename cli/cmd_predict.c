@@ -1,0 +1,306 @@
+/* cmd_predict.c - `imgclass predict MODEL.h5 FILE...|DIR`: the class and its probability for
+ * each image, read as in training (no augmentation). Bad images are reported and skipped;
+ * the exit status is 1 when any failed. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "model_input.h"
+
+static void help(void)
+{
+    printf("usage: imgclass predict MODEL.h5 FILE...|DIR... [--json] [--batch-size N] [options]\n"
+           "\n"
+           "Classifies images with a model saved by 'imgclass train'. Each image is read as in\n"
+           "training (target size, color mode, preprocessing, rescale). For a DIR, every\n"
+           "image inside it (.jpg, .jpeg, .png; recursively, sorted by path) is classified.\n"
+           "Prints one line per image: file, class, probability of that class. An image that\n"
+           "cannot be read is reported on stderr and skipped; the exit status is then 1,\n"
+           "after all other images are printed.\n"
+           "\n"
+           "  --json             print a JSON list, one object per image:\n"
+           "                     {\"file\": ..., \"class\": ..., \"probabilities\": {CLASS: p, ...}}\n"
+           "  --batch-size N     images per forward pass (default 32)\n"
+           "  --threads N        threads for the kernels (default: all cores)\n"
+           "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n"
+           "\n"
+           "examples:\n"
+           "  imgclass predict model.h5 cat.1501.jpg dog.1501.jpg\n"
+           "  imgclass predict model.h5 cats_and_dogs_small/test/cats --json\n");
+}
+
+typedef struct strvec {
+    char **v;
+    size_t n, cap;
+} strvec;
+
+static int push(strvec *s, const char *str)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    if (!(s->v[s->n] = strdup(str)))
+        return -1;
+    s->n++;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                   !strcasecmp(dot, ".png"));
+}
+
+/* Image files under dir, recursively (links to files followed, links to directories not,
+ * hidden entries skipped). Returns 0, or -1 with errno set. */
+static int walk(const char *dir, strvec *out)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int rc = 0;
+    size_t ld = strlen(dir);
+    while (!rc && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        size_t need = ld + strlen(e->d_name) + 2;
+        char *p = malloc(need);
+        if (!p) {
+            rc = -1;
+            break;
+        }
+        snprintf(p, need, "%s%s%s", dir, ld && dir[ld - 1] == '/' ? "" : "/", e->d_name);
+        struct stat st, lst;
+        if (lstat(p, &lst) == 0 && S_ISDIR(lst.st_mode))
+            rc = walk(p, out);
+        else if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && is_image_name(e->d_name))
+            rc = push(out, p);
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
+typedef struct pctx {
+    ic_cli_model *cm;
+    int json, first;
+    int width, cwidth; /* file and class columns */
+} pctx;
+
+static void print_one(pctx *c, const char *file, const float *p)
+{
+    double prob;
+    int k = ic_cli_model_class(c->cm, p, &prob);
+    char **names = c->cm->meta.class_names;
+    if (!c->json) {
+        printf("%-*s  %-*s  %.4f\n", c->width, file, c->cwidth, names[k], prob);
+        return;
+    }
+    printf(c->first ? "\n  {\"file\": " : ",\n  {\"file\": ");
+    c->first = 0;
+    ic_cli_json_str(stdout, file);
+    printf(", \"class\": ");
+    ic_cli_json_str(stdout, names[k]);
+    printf(", \"probabilities\": {");
+    for (int j = 0; j < c->cm->meta.n_classes; j++) {
+        if (j)
+            printf(", ");
+        ic_cli_json_str(stdout, names[j]);
+        printf(": %.6g", ic_cli_model_prob(c->cm, p, j));
+    }
+    printf("}}");
+}
+
+/* Predicts files[0..n) in batches of bs; returns the number of failures (or -1 when a
+ * failure not tied to one image stops everything, already reported). */
+static long predict_all(const char *cmd, pctx *c, char **files, size_t n, int64_t bs)
+{
+    ic_cli_model *cm = c->cm;
+    int64_t shape[4] = {bs, cm->h, cm->w, cm->c}, row = cm->h * cm->w * cm->c;
+    ic_tensor *x = NULL;
+    size_t *idx = malloc((size_t)bs * sizeof *idx);
+    ic_status s = idx ? ic_tensor_create(&x, 4, shape) : IC_ERR_NOMEM;
+    if (s) {
+        free(idx);
+        ic_cli_fail(cmd, s);
+        return -1;
+    }
+    long failed = 0;
+    size_t next = 0;
+    while (next < n) {
+        int64_t cnt = 0;
+        float *X = ic_tensor_data(x);
+        while (cnt < bs && next < n) {
+            const char *f = files[next++];
+            s = ic_cli_model_image(cm, f, X + cnt * row);
+            if (s == IC_ERR_NOMEM) {
+                ic_cli_fail(cmd, s);
+                failed = -1;
+                goto done;
+            }
+            if (s) {
+                const char *msg = ic_errmsg();
+                if (strstr(msg, f))
+                    fprintf(stderr, "imgclass %s: %s\n", cmd, msg);
+                else
+                    fprintf(stderr, "imgclass %s: %s: %s\n", cmd, f, msg);
+                failed++;
+                continue;
+            }
+            idx[cnt++] = next - 1;
+        }
+        if (!cnt)
+            continue;
+        ic_tensor *v = NULL, *p = NULL;
+        s = ic_tensor_view(&v, x, 0, cnt);
+        if (!s)
+            s = ic_model_forward(cm->model, v, &p);
+        ic_tensor_free(v);
+        if (s) {
+            ic_cli_fail(cmd, s);
+            failed = -1;
+            goto done;
+        }
+        const float *P = ic_tensor_cdata(p);
+        for (int64_t b = 0; b < cnt; b++)
+            print_one(c, files[idx[b]], P + b * cm->n_out);
+        ic_tensor_free(p);
+        fflush(stdout);
+    }
+done:
+    ic_tensor_free(x);
+    free(idx);
+    return failed;
+}
+
+int ic_cli_predict(int argc, char **argv)
+{
+    const char *cmd = "predict", *model = NULL;
+    int json = 0;
+    long bs = 32;
+    strvec files = {NULL, 0, 0};
+    long failed = 0;
+    int rc = 0;
+    char **args = calloc((size_t)argc, sizeof *args);
+    int nargs = 0;
+    if (!args) {
+        fprintf(stderr, "imgclass %s: out of memory\n", cmd);
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = ic_cli_common_opt(cmd, argc, argv, &i);
+        if (r < 0) {
+            free(args);
+            return 2;
+        }
+        if (r > 0)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            free(args);
+            help();
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--batch-size")) {
+            if (i + 1 >= argc || ic_cli_parse_int(argv[i + 1], &bs) || bs < 1) {
+                free(args);
+                return ic_cli_usage_error(cmd, "--batch-size needs a positive number");
+            }
+            i++;
+        } else if (a[0] == '-' && a[1]) {
+            free(args);
+            return ic_cli_usage_error(cmd, "unknown option: %s", a);
+        } else if (!model) {
+            model = a;
+        } else {
+            args[nargs++] = argv[i];
+        }
+    }
+    if (!model || !nargs) {
+        free(args);
+        return ic_cli_usage_error(cmd, "give a model file and one or more images or directories");
+    }
+    ic_cli_model cm;
+    if (ic_cli_model_open(cmd, model, &cm)) {
+        ic_cli_model_close(&cm);
+        free(args);
+        return 1;
+    }
+    /* The list of images: files as given, directories expanded. */
+    for (int i = 0; i < nargs && rc == 0; i++) {
+        struct stat st;
+        if (stat(args[i], &st) != 0) {
+            fprintf(stderr, "imgclass %s: %s: %s\n", cmd, args[i], strerror(errno));
+            failed++;
+        } else if (S_ISDIR(st.st_mode)) {
+            strvec sub = {NULL, 0, 0};
+            if (walk(args[i], &sub)) {
+                fprintf(stderr, "imgclass %s: %s: %s\n", cmd, args[i], strerror(errno));
+                failed++;
+            } else if (!sub.n) {
+                fprintf(stderr, "imgclass %s: %s: no images (.jpg, .jpeg or .png) inside\n", cmd,
+                        args[i]);
+                failed++;
+            }
+            if (sub.n)
+                qsort(sub.v, sub.n, sizeof *sub.v, cmp_str);
+            for (size_t k = 0; k < sub.n; k++) {
+                if (rc == 0 && push(&files, sub.v[k]))
+                    rc = 1;
+                free(sub.v[k]);
+            }
+            free(sub.v);
+        } else if (push(&files, args[i])) {
+            rc = 1;
+        }
+    }
+    free(args);
+    if (rc) {
+        fprintf(stderr, "imgclass %s: out of memory\n", cmd);
+    } else {
+        pctx c = {&cm, json, 1, 0, 0};
+        for (int k = 0; k < cm.meta.n_classes; k++) {
+            int l = (int)strlen(cm.meta.class_names[k]);
+            c.cwidth = l > c.cwidth ? l : c.cwidth;
+        }
+        for (size_t i = 0; i < files.n; i++) {
+            int l = (int)strlen(files.v[i]);
+            c.width = l > c.width ? l : c.width;
+        }
+        if (c.width > 60)
+            c.width = 60;
+        if (json)
+            printf("[");
+        long f = predict_all(cmd, &c, files.v, files.n, bs);
+        if (json)
+            printf(c.first ? "]\n" : "\n]\n");
+        if (f < 0)
+            rc = 1;
+        else
+            failed += f;
+    }
+    for (size_t i = 0; i < files.n; i++)
+        free(files.v[i]);
+    free(files.v);
+    ic_cli_model_close(&cm);
+    if (failed && !rc)
+        rc = 1;
+    return rc;
+}

@@ -1,0 +1,436 @@
+/* cmd_train.c - `imgclass train`: the seed's three ways to train on a small dataset: the
+ * book's convnet from scratch (--model smallcnn, with --augment), a pretrained base with
+ * a dense head (--base vgg16 --head 256, base frozen), and fast feature extraction
+ * (--cache-features: the frozen base runs once over the images, the head trains on the
+ * stored features). The loop, checkpoints and --resume are in train_run.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "progress.h"
+#include "train_run.h"
+
+static void help(void)
+{
+    printf(
+        "usage: imgclass train DATA_DIR -o MODEL.h5 [options]\n"
+        "\n"
+        "Trains an image classifier on DATA_DIR/train/<class>/* and reports validation loss\n"
+        "and accuracy on DATA_DIR/validation/<class>/* after every epoch (test/ is left for\n"
+        "'imgclass evaluate'). Two classes: one sigmoid unit and binary crossentropy; more:\n"
+        "softmax and categorical crossentropy.\n"
+        "\n"
+        "model:\n"
+        "  --model smallcnn        the book's convnet from scratch: 4 x (Conv2D + MaxPooling),\n"
+        "                          Flatten, Dropout, Dense 512, output (the default)\n"
+        "  --dropout R             smallcnn's dropout rate (default 0.5)\n"
+        "  --base NAME             vgg16, vgg19, mobilenet_v2 or resnet50 (no top) nested as\n"
+        "                          one layer, then Flatten, Dense(HEAD, relu), output\n"
+        "  --alpha A               mobilenet_v2 width (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)\n"
+        "  --weights W             imagenet (default; the cached Keras file, fetched when\n"
+        "                          missing), none (random), or a Keras weights FILE (by order)\n"
+        "  --head UNITS            units of the hidden dense layer (default 256)\n"
+        "  --freeze-base           freeze the base (default with pretrained weights)\n"
+        "  --no-freeze-base        train the base too\n"
+        "  --cache-features        feature extraction: run the frozen base once over the\n"
+        "                          un-augmented images, train the head on the features, then\n"
+        "                          save base + head as one model (no augmentation, no --resume)\n"
+        "\n"
+        "data:\n"
+        "  --target-size HxW       image size (default 150x150)\n"
+        "  --rescale F             1/255 (default with --preprocess none), a number, or none\n"
+        "  --preprocess MODE       none (default), caffe, tf or torch (the application's\n"
+        "                          preprocess_input; --rescale then defaults to none)\n"
+        "  --batch-size N          (default 20)\n"
+        "  --seed N                shuffling, augmentation, initialisation, dropout (default 1)\n"
+        "  --workers N             image loading threads (default: --threads)\n"
+        "\n");
+    ic_cli_aug_help(stdout);
+    printf("  (validation images are never augmented)\n"
+           "\n"
+           "training:\n"
+           "  --epochs N              (default 30)\n"
+           "  --steps-per-epoch N     batches per epoch (default: one pass, ceil(n / batch))\n"
+           "  --validation-steps N    validation batches (default: one pass)\n"
+           "  --optimizer NAME        rmsprop (default), adam or sgd (Keras's defaults)\n"
+           "  --lr LR                 learning rate (default: the optimizer's Keras default)\n"
+           "  --save-best METRIC      val_acc or val_loss: MODEL.h5 keeps the best epoch's model;\n"
+           "                          the latest checkpoint then goes to MODEL.last.h5\n"
+           "  --early-stopping P      stop when the monitored metric (--save-best's, else\n"
+           "                          val_loss) has not improved for P epochs\n"
+           "  --resume                continue a stopped run with the same -o (and options;\n"
+           "                          --epochs may grow): same result as an uninterrupted run\n"
+           "  -o, --output MODEL.h5   the model file (required)\n"
+           "  --threads N, --backend cpu|ref\n"
+           "\n"
+           "After every epoch MODEL.history.csv / .json and a checkpoint (MODEL.h5, and\n"
+           "MODEL.h5.ckpt.json for --resume) are written atomically. Ctrl-C stops after the\n"
+           "running step, saves a checkpoint and exits with status 130; a loss that becomes\n"
+           "NaN stops the run and keeps the last good checkpoint. Progress: Keras's bar on a\n"
+           "terminal, one line per epoch otherwise.\n"
+           "\n"
+           "examples:\n"
+           "  imgclass train data -o cats_and_dogs_small_2.h5 --model smallcnn --augment \\\n"
+           "      --lr 1e-4 --epochs 100 --steps-per-epoch 100 --batch-size 32\n"
+           "  imgclass train data -o vgg16_head.h5 --base vgg16 --head 256 --augment \\\n"
+           "      --lr 2e-5 --epochs 30 --steps-per-epoch 100 --validation-steps 50\n"
+           "  imgclass train data -o features.h5 --base vgg16 --cache-features --lr 2e-5\n"
+           "  imgclass train data -o vgg16_head.h5 --base vgg16 --augment --lr 2e-5 --resume\n");
+}
+
+/* Flatten + Dense(head, relu) + output on top of the last node of m. names (may be NULL)
+ * gives the three layers' names. */
+static ic_status add_head(ic_model *m, long head, int classes, const char *const *names)
+{
+    ic_layer *l;
+    ic_status s = ic_layer_flatten(&l, names ? names[0] : NULL);
+    if (!s)
+        s = ic_model_add(m, l);
+    if (!s && !(s = ic_layer_dense(&l, (int)head, IC_ACT_RELU, 1, names ? names[1] : NULL)))
+        s = ic_model_add(m, l);
+    if (!s &&
+        !(s = classes > 2 ? ic_layer_dense(&l, classes, IC_ACT_SOFTMAX, 1, names ? names[2] : NULL)
+                          : ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, names ? names[2] : NULL)))
+        s = ic_model_add(m, l);
+    return s;
+}
+
+/* The seed's model: Sequential(base as one layer, head). Takes base (also on failure). */
+static ic_status stack(ic_model *base, long head, int classes, ic_model **out)
+{
+    ic_model *m;
+    ic_status s = ic_model_create(&m, NULL, 1);
+    if (s) {
+        ic_model_free(base);
+        return s;
+    }
+    ic_layer *l;
+    if ((s = ic_layer_from_model(&l, base))) {
+        ic_model_free(base);
+        ic_model_free(m);
+        return s;
+    }
+    if (!(s = ic_model_add(m, l)))
+        s = add_head(m, head, classes, NULL);
+    if (s) {
+        ic_model_free(m);
+        return s;
+    }
+    *out = m;
+    return IC_OK;
+}
+
+/* The base, with weights and freezing applied. Returns 0 or an exit status. */
+static int make_base(const tr_opts *o, ic_model **out)
+{
+    ic_app_opts ao = ic_app_opts_default();
+    ao.include_top = 0;
+    ao.input_shape[0] = o->th;
+    ao.input_shape[1] = o->tw;
+    ao.input_shape[2] = 3;
+    ic_model *b = NULL;
+    ic_status s = ic_app_by_name(o->base, (float)o->alpha, &ao, &b);
+    if (s)
+        return ic_cli_fail(o->cmd, s);
+    int rc = tr_load_base_weights(o, b, o->base, o->alpha, o->th);
+    if (rc) {
+        ic_model_free(b);
+        return rc;
+    }
+    int pretrained = !o->weights || strcmp(o->weights, "none");
+    int freeze = o->freeze >= 0 ? o->freeze : (pretrained || o->cache_features);
+    if (freeze)
+        ic_model_set_trainable(b, 0);
+    *out = b;
+    return 0;
+}
+
+static void fill_meta(const tr_opts *o, const tr_data *d, const char **names, ic_model_meta *meta)
+{
+    memset(meta, 0, sizeof *meta);
+    meta->n_classes = d->n_classes;
+    for (int i = 0; i < d->n_classes; i++)
+        names[i] = ic_dir_iterator_class_name(d->train, i);
+    meta->class_names = (char **)names;
+    meta->target_h = o->th;
+    meta->target_w = o->tw;
+    ic_image_data_generator g = tr_generator(o, 0);
+    meta->rescale = g.rescale;
+    meta->preprocess = g.preprocess;
+    snprintf(meta->base_name, sizeof meta->base_name, "%s", o->base ? o->base : "");
+}
+
+/* ---- --cache-features ---- */
+
+typedef struct cached {
+    ic_model *full; /* base + head, saved */
+    ic_model *head; /* trained on the features */
+} cached;
+
+/* Copies the head's weights into the full model's weights of the same names (to_full), or
+ * the other way. */
+static ic_status sync_head(ic_model *head, ic_model *full, int to_full)
+{
+    for (int i = 0; i < ic_model_num_weights(head); i++) {
+        const char *n;
+        char name[320]; /* ic_model_weight's name buffer is reused by the next call */
+        ic_tensor *ht = ic_model_weight(head, i, &n);
+        snprintf(name, sizeof name, "%s", n);
+        ic_tensor *ft = NULL;
+        for (int k = 0; k < ic_model_num_weights(full) && !ft; k++) {
+            ic_tensor *t = ic_model_weight(full, k, &n);
+            if (!strcmp(n, name))
+                ft = t;
+        }
+        if (!ft) {
+            fprintf(stderr, "imgclass train: internal error: no weight %s in the full model\n",
+                    name);
+            return IC_ERR_INTERNAL;
+        }
+        ic_status s = to_full ? ic_tensor_copy(ft, ht) : ic_tensor_copy(ht, ft);
+        if (s)
+            return s;
+    }
+    return IC_OK;
+}
+
+static ic_status save_cached(tr_job *j, const char *path, int checkpoint)
+{
+    (void)checkpoint;
+    cached *c = j->user;
+    ic_status s = sync_head(c->head, c->full, 1);
+    return s ? s : ic_model_save(c->full, path, j->meta, 0);
+}
+
+/* Runs the frozen base over one pass of it (in order), into new tensors feat (N, ...base
+ * output) and labels (N, K). */
+static int extract(const tr_opts *o, ic_model *base, ic_dir_iterator *it, const char *what,
+                   ic_tensor **feat, ic_tensor **labels)
+{
+    ic_batch_source src = ic_dir_iterator_source(it);
+    int64_t n = ic_dir_iterator_samples(it), steps = src.ops->length(src.self);
+    int64_t shape[IC_MAX_DIMS + 1];
+    int nd = ic_model_output_shape(base, shape + 1);
+    shape[0] = n;
+    *feat = *labels = NULL;
+    double t0 = ic_cli_now();
+    printf("Extracting features of %lld %s images with %s (inference mode) ...", (long long)n, what,
+           ic_model_name(base));
+    fflush(stdout);
+    ic_status s = ic_tensor_create(feat, nd + 1, shape);
+    int64_t row = 1;
+    for (int i = 1; i <= nd; i++)
+        row *= shape[i];
+    int64_t off = 0, ylen = 0;
+    for (int64_t st = 0; !s && st < steps; st++) {
+        const ic_tensor *x, *y;
+        ic_tensor *f = NULL;
+        if ((s = src.ops->next(src.self, &x, &y)) || (s = ic_model_forward(base, x, &f)))
+            break;
+        int64_t b = ic_tensor_dim(x, 0);
+        if (!*labels) {
+            ylen = ic_tensor_dim(y, 1);
+            int64_t ys[2] = {n, ylen};
+            if ((s = ic_tensor_create(labels, 2, ys))) {
+                ic_tensor_free(f);
+                break;
+            }
+        }
+        if (off + b > n) {
+            ic_tensor_free(f);
+            s = IC_ERR_INTERNAL;
+            break;
+        }
+        memcpy(ic_tensor_data(*feat) + off * row, ic_tensor_cdata(f),
+               (size_t)(b * row) * sizeof(float));
+        memcpy(ic_tensor_data(*labels) + off * ylen, ic_tensor_cdata(y),
+               (size_t)(b * ylen) * sizeof(float));
+        off += b;
+        ic_tensor_free(f);
+    }
+    printf(s ? "\n" : " %.0fs\n", ic_cli_now() - t0);
+    if (s) {
+        ic_tensor_free(*feat);
+        ic_tensor_free(*labels);
+        *feat = *labels = NULL;
+        return ic_cli_fail(o->cmd, s);
+    }
+    return 0;
+}
+
+static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
+{
+    int rc;
+    ic_model *base = NULL;
+    ic_tensor *ft = NULL, *yt = NULL, *fv = NULL, *yv = NULL;
+    cached c = {NULL, NULL};
+    ic_batch_source ts = {0}, vs = {0};
+    const char *names[256];
+    ic_model_meta meta;
+    fill_meta(o, d, names, &meta);
+    printf("Augmentation is off with --cache-features (the base sees each image once, as it "
+           "is).\n");
+    if ((rc = make_base(o, &base)))
+        return rc;
+    if ((rc = extract(o, base, d->train, "training", &ft, &yt)) ||
+        (rc = extract(o, base, d->val, "validation", &fv, &yv)))
+        goto out;
+    /* The full model first (it takes the base), then a head with the same layer names and
+     * the same initial weights, so that training on features matches training through the
+     * frozen base. */
+    ic_status s = stack(base, o->head, d->n_classes, &c.full);
+    base = NULL;
+    int64_t fshape[IC_MAX_DIMS];
+    int fnd = ic_tensor_ndim(ft) - 1;
+    for (int i = 0; i < fnd; i++)
+        fshape[i] = ic_tensor_dim(ft, i + 1);
+    const char *hn[3];
+    int node;
+    if (!s) {
+        for (int i = 0; i < 3; i++)
+            hn[i] = ic_layer_name(ic_model_layer(c.full, i + 1));
+        s = ic_model_create(&c.head, "head", 1);
+    }
+    if (!s)
+        s = ic_model_input(c.head, fnd, fshape, NULL, &node);
+    if (!s)
+        s = add_head(c.head, o->head, d->n_classes, hn);
+    ic_compile_opts co = tr_compile_opts(o, d->n_classes);
+    if (!s)
+        s = ic_model_compile(c.head, &co);
+    if (!s)
+        s = ic_model_compile(c.full, &co);
+    if (!s)
+        s = sync_head(c.head, c.full, 0); /* the head starts from the full model's init */
+    if (!s)
+        s = ic_batch_source_tensors(&ts, ft, yt, o->batch, 1, o->seed);
+    if (!s)
+        s = ic_batch_source_tensors(&vs, fv, yv, o->batch, 0, 0);
+    if (s) {
+        rc = ic_cli_fail(o->cmd, s);
+        goto out;
+    }
+    tr_job j;
+    memset(&j, 0, sizeof j);
+    j.o = o;
+    j.argc = argc;
+    j.argv = argv;
+    j.model = c.head;
+    j.train = ts;
+    j.val = vs;
+    j.steps = o->steps > 0 ? o->steps : ts.ops->length(ts.self);
+    j.vsteps = o->vsteps > 0 ? o->vsteps : vs.ops->length(vs.self);
+    j.meta = &meta;
+    j.save = save_cached;
+    j.user = &c;
+    j.can_resume = 0;
+    char a[32], b[32];
+    printf("Trainable params: %s of %s (the head, on features %s)\n",
+           tr_commas(ic_model_count_trainable_params(c.head), a, sizeof a),
+           tr_commas(ic_model_count_params(c.full), b, sizeof b),
+           ic_tensor_shape_str(ft, (char[64]){0}, 64));
+    fflush(stdout);
+    if ((rc = tr_run(&j, NULL)))
+        goto out;
+    /* The saved model end to end on the validation images: must agree with the last
+     * epoch's val_loss / val_acc (computed on the features). */
+    double vl, va;
+    if ((s = sync_head(c.head, c.full, 1)) || (s = ic_dir_iterator_seek(d->val, 0)))
+        rc = ic_cli_fail(o->cmd, s);
+    else {
+        ic_batch_source src = ic_dir_iterator_source(d->val);
+        if ((s = ic_model_evaluate(c.full, &src, 0, &vl, &va)))
+            rc = ic_cli_fail(o->cmd, s);
+        else
+            printf("Check: the saved model (base + head) on the validation images: val_loss: "
+                   "%.4f - val_acc: %.4f\n",
+                   vl, va);
+    }
+out:
+    ic_batch_source_free(&ts);
+    ic_batch_source_free(&vs);
+    ic_tensor_free(ft);
+    ic_tensor_free(yt);
+    ic_tensor_free(fv);
+    ic_tensor_free(yv);
+    ic_model_free(base);
+    ic_model_free(c.full);
+    ic_model_free(c.head);
+    return rc;
+}
+
+/* ---- the command ---- */
+
+static int run_fresh(const tr_opts *o, int argc, char **argv)
+{
+    tr_note_previous_run(o);
+    ic_image_data_generator gt = tr_generator(o, o->cache_features ? 0 : 1),
+                            gv = tr_generator(o, 0);
+    tr_data d;
+    int rc = tr_data_open(o, o->th, o->tw, NULL, 0, &gt, &gv, !o->cache_features, &d);
+    if (rc)
+        return rc;
+    if (o->cache_features) {
+        rc = run_cached(o, argc, argv, &d);
+        tr_data_close(&d);
+        return rc;
+    }
+    ic_model *m = NULL;
+    ic_status s;
+    if (o->base) {
+        ic_model *base;
+        if ((rc = make_base(o, &base))) {
+            tr_data_close(&d);
+            return rc;
+        }
+        s = stack(base, o->head, d.n_classes, &m);
+    } else {
+        s = ic_app_smallcnn(&m, o->th, o->tw, 3, (float)o->dropout, d.n_classes);
+    }
+    ic_compile_opts co = tr_compile_opts(o, d.n_classes);
+    if (!s)
+        s = ic_model_compile(m, &co);
+    if (s) {
+        rc = ic_cli_fail(o->cmd, s);
+    } else {
+        const char *names[256];
+        ic_model_meta meta;
+        fill_meta(o, &d, names, &meta);
+        rc = tr_run_on_data(o, argc, argv, m, &meta, &d, NULL);
+    }
+    ic_model_free(m);
+    tr_data_close(&d);
+    return rc;
+}
+
+int ic_cli_train(int argc, char **argv)
+{
+    tr_opts o;
+    tr_opts_init(&o, TR_TRAIN);
+    int rc = tr_parse(&o, argc, argv, 1);
+    if (rc < 0) {
+        help();
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (o.resume) {
+        if (!o.out)
+            return ic_cli_usage_error(o.cmd, "--resume needs -o MODEL.h5 of the run to resume");
+        if (o.cache_features)
+            return tr_check(&o);
+        tr_state *rs;
+        const char *ckpt;
+        if ((rc = tr_resume_load(&o, argc, argv, &rs, &ckpt)) || !rs)
+            return rc;
+        if ((rc = tr_check(&o))) {
+            tr_state_free(rs);
+            return rc;
+        }
+        ic_set_random_seed(o.seed);
+        return tr_resume_run(&o, argc, argv, rs, ckpt);
+    }
+    if ((rc = tr_check(&o)))
+        return rc;
+    ic_set_random_seed(o.seed);
+    return run_fresh(&o, argc, argv);
+}

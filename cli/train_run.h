@@ -1,0 +1,154 @@
+/* train_run.h - what `imgclass train` and `imgclass finetune` share: their options, the
+ * data (directory iterators from DATA_DIR/train and DATA_DIR/validation), and the training
+ * loop with progress, history files, checkpoints, --resume, Ctrl-C, NaN stops,
+ * --save-best and --early-stopping.
+ *
+ * Files next to -o OUT (OUT = MODEL.h5; STEM = OUT without ".h5"):
+ *   MODEL.h5             the model (ic_model_save: weights, optimizer state, meta); with
+ *                        --save-best the best epoch's model instead
+ *   STEM.last.h5         with --save-best only: the latest checkpoint
+ *   STEM.history.csv/json  the history, rewritten after every epoch
+ *   MODEL.h5.ckpt.json   what --resume needs besides the checkpoint model: the command
+ *                        and its arguments, epochs and steps done, the running sums of
+ *                        an interrupted epoch, the iterators' batch counters, the history,
+ *                        the best value and the early-stopping counter, and the size and
+ *                        modification time of the checkpoint model it belongs to.
+ * Every file is replaced atomically (temporary file, fsync, rename). The checkpoint is
+ * written after every epoch and, on Ctrl-C (SIGINT) or SIGTERM, after the step that was
+ * running, so --resume continues exactly (same weights, optimizer state, batches, dropout
+ * masks and history as an uninterrupted run with the same seed). */
+#ifndef IC_CLI_TRAIN_RUN_H
+#define IC_CLI_TRAIN_RUN_H
+
+#include <stdint.h>
+
+#include "aug_flags.h"
+#include "cli.h"
+
+typedef enum { TR_TRAIN = 0, TR_FINETUNE } tr_kind;
+typedef enum { TR_BEST_NONE = 0, TR_BEST_VAL_ACC, TR_BEST_VAL_LOSS } tr_best;
+
+typedef struct tr_opts {
+    tr_kind kind;
+    const char *cmd;      /* "train" / "finetune" */
+    const char *data_dir; /* DATA_DIR */
+    const char *out;      /* -o */
+    const char *model_in; /* finetune: MODEL.h5 */
+    /* train: the model */
+    const char *model;   /* "smallcnn" */
+    const char *base;    /* "vgg16", ... */
+    double alpha;        /* mobilenet_v2; 0 = 1.0 */
+    const char *weights; /* "imagenet", "none" or a file; NULL = imagenet */
+    long head;
+    int freeze;     /* -1 = default (frozen when pretrained), 0, 1 */
+    double dropout; /* smallcnn */
+    int cache_features;
+    /* finetune */
+    const char *unfreeze_from, *base_layer;
+    /* data */
+    int64_t th, tw;
+    int size_given;
+    ic_preprocess preprocess;
+    int preprocess_given;
+    double rescale; /* 0 = none */
+    int rescale_given;
+    ic_cli_aug aug;
+    long workers;
+    /* optimisation */
+    ic_optimizer_kind opt;
+    double lr; /* 0 = Keras's default for the optimizer */
+    long epochs, steps, vsteps, batch;
+    unsigned long long seed;
+    tr_best save_best;
+    long patience; /* 0 = no early stopping */
+    int resume;
+} tr_opts;
+
+void tr_opts_init(tr_opts *o, tr_kind kind);
+/* Parses argv[start..argc) into o (on top of what o holds). Returns 0, 2 after a usage
+ * error (printed), or -1 when --help was printed (exit 0). */
+int tr_parse(tr_opts *o, int argc, char **argv, int start);
+/* Checks the combination of options (after parsing). Returns 0, 2 (usage, printed) or 1
+ * (the folder of -o does not exist). */
+int tr_check(const tr_opts *o);
+
+/* The image generator for training (augmentation, rescale, preprocess) or validation. */
+ic_image_data_generator tr_generator(const tr_opts *o, int training);
+
+/* Data: the training and validation iterators. */
+typedef struct tr_data {
+    ic_dir_iterator *train, *val;
+    int n_classes;
+} tr_data;
+/* Opens DATA_DIR/train and DATA_DIR/validation at h x w, prints Keras's "Found ..." lines.
+ * classes (may be NULL: the sorted subfolders of train/) fixes the class order. gtrain /
+ * gval: the generators (validation never augments). Labels: 0/1 for two classes, one-hot
+ * for more. The training iterator shuffles (seed --seed) if shuffle_train; validation is
+ * read in order. Returns 0 or an exit status (message printed). */
+int tr_data_open(const tr_opts *o, int64_t h, int64_t w, const char *const *classes, int n_classes,
+                 const ic_image_data_generator *gtrain, const ic_image_data_generator *gval,
+                 int shuffle_train, tr_data *d);
+void tr_data_close(tr_data *d);
+
+/* Compile options from the flags for a model with this many classes. */
+ic_compile_opts tr_compile_opts(const tr_opts *o, int n_classes);
+
+/* A training job: the model being trained and its batch sources. */
+typedef struct tr_job tr_job;
+typedef ic_status (*tr_save_fn)(tr_job *j, const char *path, int checkpoint);
+struct tr_job {
+    const tr_opts *o;
+    int argc;        /* the command line as given (argv[0] = subcommand), for messages and */
+    char **argv;     /* the checkpoint record */
+    ic_model *model; /* trained (compiled) */
+    ic_batch_source train, val;         /* borrowed */
+    ic_dir_iterator *train_it, *val_it; /* NULL for in-memory sources (no resume) */
+    int64_t steps, vsteps;
+    const ic_model_meta *meta;
+    /* Saves the model to path (checkpoint != 0: with optimizer state, for resuming).
+     * NULL: ic_model_save(model, path, meta, 1). */
+    tr_save_fn save;
+    void *user;
+    int can_resume; /* 0: no checkpoint record (--cache-features) */
+};
+
+/* Runs the epochs from the start (fresh run) or from the state in the checkpoint record
+ * (resume, see tr_resume_load). Returns the exit status: 0, 1 (error), 130 (interrupted
+ * by SIGINT) or 143 (SIGTERM). */
+typedef struct tr_state tr_state;
+int tr_run(tr_job *j, tr_state *resume_state);
+
+/* --resume: reads OUT.ckpt.json, checks that it belongs to this command, parses the stored
+ * arguments into *o and then argv on top, and checks that nothing that changes the result
+ * differs. On success *state (free with tr_state_free) holds the position and *ckpt_model
+ * the checkpoint model's path (points into *state). Returns 0, or an exit status (printed).
+ * A run that already finished: returns 0 with *state NULL after printing why. */
+int tr_resume_load(tr_opts *o, int argc, char **argv, tr_state **state, const char **ckpt_model);
+void tr_state_free(tr_state *s);
+/* Seeks the job's iterators to the state's batch counters. */
+ic_status tr_resume_seek(tr_job *j, const tr_state *s);
+/* Trains the compiled model m on the iterators of d (steps from the flags or one pass),
+ * from the start or (rs) from a checkpoint. Returns the exit status. */
+int tr_run_on_data(const tr_opts *o, int argc, char **argv, ic_model *m, const ic_model_meta *meta,
+                   tr_data *d, tr_state *rs);
+/* --resume, both commands: loads the checkpoint model ckpt (compiled, with its optimizer
+ * state and meta), opens the data as the meta says, seeks and continues. Frees rs.
+ * Returns the exit status. */
+int tr_resume_run(tr_opts *o, int argc, char **argv, tr_state *rs, const char *ckpt);
+
+/* Fresh runs: a note on stderr when OUT.ckpt.json records an earlier run (it is replaced
+ * at the first checkpoint, or removed then when the new run cannot be resumed). */
+void tr_note_previous_run(const tr_opts *o);
+
+/* Loads pretrained weights into a base: "imagenet" (the cached Keras file for name /
+ * alpha / rows; fetched when missing), "none", or a Keras weights file (by layer order).
+ * Returns 0 or an exit status (message printed). */
+int tr_load_base_weights(const tr_opts *o, ic_model *base, const char *name, double alpha,
+                         int64_t rows);
+
+/* The model inside a nested-model layer (class Model / Sequential), else NULL. */
+ic_model *tr_nested_model(ic_layer *l);
+/* "1,234,567" */
+const char *tr_commas(int64_t v, char *buf, size_t size);
+
+#endif
