@@ -27,6 +27,10 @@ static void help(void)
            "                     confusion_matrix, ...) instead of the tables\n"
            "  --threads N        threads for decoding and the kernels (default: all cores)\n"
            "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n"
+           "\n");
+    ic_cli_keras_help(stdout);
+    printf("For a Keras model the sorted class folders of DIR name its classes unless\n"
+           "--classes is given.\n"
            "\n"
            "examples:\n"
            "  imgclass evaluate model.h5 cats_and_dogs_small/test\n"
@@ -203,6 +207,8 @@ int ic_cli_evaluate(int argc, char **argv)
     const char *cmd = "evaluate", *pos[2] = {NULL, NULL};
     int npos = 0, json = 0;
     long bs = 20;
+    ic_cli_keras_opts ko;
+    ic_cli_keras_opts_init(&ko);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int r = ic_cli_common_opt(cmd, argc, argv, &i);
@@ -210,6 +216,11 @@ int ic_cli_evaluate(int argc, char **argv)
             return 2;
         if (r > 0)
             continue;
+        if ((r = ic_cli_keras_opt(cmd, argc, argv, &i, &ko))) {
+            if (r < 0)
+                return 2;
+            continue;
+        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             help();
             return 0;
@@ -227,10 +238,12 @@ int ic_cli_evaluate(int argc, char **argv)
             return ic_cli_usage_error(cmd, "unexpected argument '%s'", a);
         }
     }
+    if (ko.config && ko.weights && npos == 1) /* --config J --weights W DIR */
+        pos[1] = pos[0], pos[0] = ko.weights, npos = 2;
     if (npos < 2)
         return ic_cli_usage_error(cmd, "give a model file and a directory of class folders");
     ic_cli_model cm;
-    if (ic_cli_model_open(cmd, pos[0], &cm)) {
+    if (ic_cli_model_open_ex(cmd, pos[0], &ko, pos[1], &cm)) {
         ic_cli_model_close(&cm);
         return 1;
     }

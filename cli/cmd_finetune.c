@@ -3,8 +3,10 @@
  * (unfreeze_weights(conv_base, from = "block3_conv1")), recompiles with a fresh optimizer
  * (as compiling again does in Keras) and trains on, with the same options as train. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "model_input.h"
 #include "train_run.h"
 
 static void help(void)
@@ -20,6 +22,13 @@ static void help(void)
            "  --unfreeze-from L       first trainable layer of the base, e.g. block3_conv1\n"
            "                          (default: the whole base)\n"
            "  --base-layer NAME       the nested base's layer name (default: the first model)\n"
+           "  --freeze-bn             keep every BatchNormalization layer of the base frozen\n"
+           "                          (trainable=False) after the unfreeze, so it runs in\n"
+           "                          inference mode on its moving statistics, as the Keras\n"
+           "                          transfer-learning guide advises (the default for bases\n"
+           "                          with BN, e.g. mobilenet_v2, resnet50)\n"
+           "  --train-bn              train the unfrozen BN layers too (batch statistics and\n"
+           "                          moving-average updates while training)\n"
            "  --epochs N              (default 30; the seed fine-tunes 100)\n"
            "  --steps-per-epoch N, --validation-steps N, --batch-size N (default 20)\n"
            "  --optimizer NAME        rmsprop (default), adam or sgd\n"
@@ -30,6 +39,10 @@ static void help(void)
            "  --threads N, --backend cpu|ref\n"
            "\n");
     ic_cli_aug_help(stdout);
+    printf("\n");
+    ic_cli_keras_help(stdout);
+    printf("A Keras model keeps its saved trainable flags (or --unfreeze-from L on); its classes\n"
+           "are DATA_DIR/train's sorted folders unless --classes is given.\n");
     printf(
         "\n"
         "Files, checkpoints, Ctrl-C and NaN handling are as for 'imgclass train' (see its\n"
@@ -39,7 +52,29 @@ static void help(void)
         "  imgclass finetune vgg16_head.h5 data --unfreeze-from block5_conv1 --augment \\\n"
         "      --lr 1e-5 --epochs 100 --steps-per-epoch 100 --validation-steps 50 -o ft.h5\n"
         "  imgclass finetune vgg16_head.h5 data --unfreeze-from block3_conv1 --lr 1e-5 -o ft.h5\n"
+        "  imgclass finetune mnv2_head.h5 data --unfreeze-from block_13_expand --lr 1e-5 \\\n"
+        "      -o ft.h5              (BN layers stay in inference mode: --freeze-bn default)\n"
         "  imgclass finetune vgg16_head.h5 data -o ft.h5 --resume\n");
+}
+
+/* --freeze-bn (the default) / --train-bn: BatchNormalization layers of the base that
+ * the unfreeze made trainable are frozen again, so that they normalise with their moving
+ * statistics (a frozen BN runs in inference mode). Returns how many were frozen. */
+static int freeze_bn_layers(const tr_opts *o, ic_model *base, int *n_bn)
+{
+    int frozen = 0;
+    *n_bn = 0;
+    for (int i = 0; i < ic_model_num_layers(base); i++) {
+        ic_layer *l = ic_model_layer(base, i);
+        if (strcmp(ic_layer_class_name(l), "BatchNormalization"))
+            continue;
+        (*n_bn)++;
+        if (o->freeze_bn != 0 && ic_layer_trainable(l)) {
+            ic_layer_set_trainable(l, 0);
+            frozen++;
+        }
+    }
+    return frozen;
 }
 
 /* "input_1, block1_conv1, block1_conv2, ..., block5_conv3, block5_pool" */
@@ -123,6 +158,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv)
         rc = s == IC_ERR_NOT_FOUND ? 2 : 1;
         goto out;
     }
+    int n_bn, n_frozen_bn = freeze_bn_layers(o, base, &n_bn);
     /* a fresh optimizer (Keras: compile() again after unfreeze_weights) */
     ic_compile_opts co = tr_compile_opts(o, meta.n_classes);
     if ((s = ic_model_compile(m, &co))) {
@@ -131,6 +167,12 @@ static int run_fresh(tr_opts *o, int argc, char **argv)
     }
     printf("Fine-tuning %s: base %s trainable from %s on\n", o->model_in, ic_model_name(base),
            o->unfreeze_from ? o->unfreeze_from : "its first layer");
+    if (n_bn && o->freeze_bn != 0)
+        printf("BatchNormalization: %d unfrozen layer%s kept frozen (inference mode, moving "
+               "statistics; --train-bn to train them)\n",
+               n_frozen_bn, n_frozen_bn == 1 ? "" : "s");
+    else if (n_bn)
+        printf("BatchNormalization: trained in the unfrozen part (--train-bn)\n");
     o->th = meta.target_h;
     o->tw = meta.target_w;
     o->rescale = meta.rescale;
@@ -148,7 +190,125 @@ out:
     return rc;
 }
 
+/* ---- models saved by Keras itself (issue #8) ---- */
+
+/* Moves the Keras-file options (--config, --weights, --classes, --rescale, --preprocess)
+ * out of argv into ko; with --config and --weights, the weights file becomes the model
+ * argument. av (argc + 2 entries) receives what tr_parse reads. Returns the new argc, or
+ * -1 after a usage error. */
+static int take_keras_opts(int argc, char **argv, char **av, ic_cli_keras_opts *ko)
+{
+    int n = 0;
+    ic_cli_keras_opts_init(ko);
+    av[n++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        int r = ic_cli_keras_opt("finetune", argc, argv, &i, ko);
+        if (r < 0)
+            return -1;
+        if (!r)
+            av[n++] = argv[i];
+    }
+    if (ko->config && ko->weights) {
+        memmove(av + 2, av + 1, (size_t)(n - 1) * sizeof *av);
+        av[1] = (char *)ko->weights;
+        n++;
+    }
+    av[n] = NULL;
+    return n;
+}
+
+/* Fine-tunes a Keras model: its classes from --classes or DATA_DIR/train's folders, its
+ * input size, --rescale / --preprocess (default none: Keras files record none); the
+ * trainable flags as saved, or from --unfreeze-from L on (the layers before L frozen). */
+static int run_keras(tr_opts *o, const ic_cli_keras_opts *ko, int argc, char **argv)
+{
+    tr_note_previous_run(o);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/train", o->data_dir);
+    ic_cli_model cm;
+    tr_data d;
+    memset(&d, 0, sizeof d);
+    int rc = 1;
+    if (ic_cli_model_open_ex(o->cmd, o->model_in, ko, ko->classes ? NULL : dir, &cm))
+        goto out;
+    ic_model *m = cm.model;
+    if (cm.c != 3) {
+        fprintf(stderr, "imgclass %s: %s: only RGB models can be fine-tuned (its input has %d "
+                "channel%s)\n", o->cmd, o->model_in, cm.c, cm.c == 1 ? "" : "s");
+        goto out;
+    }
+    if (cm.n_out == 2) {
+        fprintf(stderr, "imgclass %s: %s: a model with 2 softmax outputs cannot be fine-tuned "
+                "yet (imgclass trains 2 classes with one sigmoid unit)\n", o->cmd, o->model_in);
+        goto out;
+    }
+    if (o->base_layer) {
+        rc = ic_cli_usage_error(o->cmd, "--base-layer is for models trained with "
+                                        "'imgclass train --base'; use --unfreeze-from");
+        goto out;
+    }
+    if (o->unfreeze_from) {
+        int n = ic_model_num_layers(m), k = 0;
+        while (k < n && strcmp(ic_layer_name(ic_model_layer(m, k)), o->unfreeze_from))
+            k++;
+        if (k == n) {
+            char names[1024];
+            some_names(m, names, sizeof names);
+            fprintf(stderr, "imgclass %s: --unfreeze-from: no layer '%s' in %s (its layers: %s)\n",
+                    o->cmd, o->unfreeze_from, o->model_in, names);
+            rc = 2;
+            goto out;
+        }
+        for (int i = 0; i < n; i++)
+            ic_layer_set_trainable(ic_model_layer(m, i), i >= k);
+    }
+    int n_bn, n_frozen_bn = freeze_bn_layers(o, m, &n_bn);
+    ic_compile_opts co = tr_compile_opts(o, cm.meta.n_classes);
+    ic_status s = ic_model_compile(m, &co);
+    if (s) {
+        rc = ic_cli_fail(o->cmd, s);
+        goto out;
+    }
+    printf("Fine-tuning Keras model %s (%lldx%lld, %d classes): trainable %s\n", o->model_in,
+           (long long)cm.h, (long long)cm.w, cm.meta.n_classes,
+           o->unfreeze_from ? "from the given layer on" : "as saved");
+    if (n_bn && o->freeze_bn != 0)
+        printf("BatchNormalization: %d unfrozen layer%s kept frozen (--train-bn to train them)\n",
+               n_frozen_bn, n_frozen_bn == 1 ? "" : "s");
+    o->th = cm.h;
+    o->tw = cm.w;
+    o->rescale = cm.meta.rescale;
+    o->rescale_given = 1;
+    o->preprocess = cm.meta.preprocess;
+    ic_image_data_generator gt = tr_generator(o, 1), gv = tr_generator(o, 0);
+    if ((rc = tr_data_open(o, cm.h, cm.w, (const char *const *)cm.meta.class_names,
+                           cm.meta.n_classes, &gt, &gv, 1, &d)))
+        goto out;
+    rc = tr_run_on_data(o, argc, argv, m, &cm.meta, &d, NULL);
+out:
+    tr_data_close(&d);
+    ic_cli_model_close(&cm);
+    return rc;
+}
+
+static int finetune_main(int argc, char **argv, const ic_cli_keras_opts *ko);
+
 int ic_cli_finetune(int argc, char **argv)
+{
+    ic_cli_keras_opts ko;
+    char **av = calloc((size_t)argc + 2, sizeof *av);
+    if (!av) {
+        fprintf(stderr, "imgclass finetune: out of memory\n");
+        return 1;
+    }
+    int n = take_keras_opts(argc, argv, av, &ko);
+    int rc = n < 0 ? 2 : finetune_main(n, av, &ko);
+    free(av);
+    return rc;
+}
+
+/* The command after the Keras-file options were taken out of argv. */
+static int finetune_main(int argc, char **argv, const ic_cli_keras_opts *ko)
 {
     tr_opts o;
     tr_opts_init(&o, TR_FINETUNE);
@@ -176,5 +336,12 @@ int ic_cli_finetune(int argc, char **argv)
     if ((rc = tr_check(&o)))
         return rc;
     ic_set_random_seed(o.seed);
+    int is_keras = 0;
+    if (ko->config || (ic_model_file_is_keras(o.model_in, &is_keras) == IC_OK && is_keras))
+        return run_keras(&o, ko, argc, argv);
+    if (ko->classes || ko->rescale_given || ko->preprocess_given || ko->weights)
+        return ic_cli_usage_error(o.cmd, "--classes, --rescale, --preprocess and --weights are "
+                                         "for Keras model files; %s records its own",
+                                  o.model_in);
     return run_fresh(&o, argc, argv);
 }

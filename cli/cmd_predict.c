@@ -27,9 +27,13 @@ static void help(void)
            "  --batch-size N     images per forward pass (default 32)\n"
            "  --threads N        threads for the kernels (default: all cores)\n"
            "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n"
-           "\n"
+           "\n");
+    ic_cli_keras_help(stdout);
+    printf("\n"
            "examples:\n"
            "  imgclass predict model.h5 cat.1501.jpg dog.1501.jpg\n"
+           "  imgclass predict keras_model.h5 cat.jpg --rescale 1/255 --classes cats,dogs\n"
+           "  imgclass predict --config model.json --weights w.h5 cat.jpg --json\n"
            "  imgclass predict model.h5 cats_and_dogs_small/test/cats --json\n");
 }
 
@@ -194,6 +198,8 @@ int ic_cli_predict(int argc, char **argv)
     const char *cmd = "predict", *model = NULL;
     int json = 0;
     long bs = 32;
+    ic_cli_keras_opts ko;
+    ic_cli_keras_opts_init(&ko);
     strvec files = {NULL, 0, 0};
     long failed = 0;
     int rc = 0;
@@ -212,6 +218,13 @@ int ic_cli_predict(int argc, char **argv)
         }
         if (r > 0)
             continue;
+        if ((r = ic_cli_keras_opt(cmd, argc, argv, &i, &ko))) {
+            if (r < 0) {
+                free(args);
+                return 2;
+            }
+            continue;
+        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             free(args);
             help();
@@ -227,18 +240,20 @@ int ic_cli_predict(int argc, char **argv)
         } else if (a[0] == '-' && a[1]) {
             free(args);
             return ic_cli_usage_error(cmd, "unknown option: %s", a);
-        } else if (!model) {
+        } else if (!model && !ko.config) {
             model = a;
         } else {
             args[nargs++] = argv[i];
         }
     }
-    if (!model || !nargs) {
+    if (ko.config && !ko.weights && nargs > 0) /* --config J WEIGHTS.h5 IMAGE... */
+        model = args[0], memmove(args, args + 1, (size_t)--nargs * sizeof *args);
+    if ((!model && !ko.config) || !nargs) {
         free(args);
         return ic_cli_usage_error(cmd, "give a model file and one or more images or directories");
     }
     ic_cli_model cm;
-    if (ic_cli_model_open(cmd, model, &cm)) {
+    if (ic_cli_model_open_ex(cmd, model, &ko, NULL, &cm)) {
         ic_cli_model_close(&cm);
         free(args);
         return 1;

@@ -13,6 +13,7 @@ static void help(void)
     printf("usage: imgclass summary MODEL.h5 [options]\n"
            "       imgclass summary --model NAME [--alpha A] [--weights FILE] [options]\n"
            "       imgclass summary --base NAME --head UNITS [--freeze-base] [options]\n"
+           "       imgclass summary --config MODEL.json --weights WEIGHTS.h5\n"
            "\n"
            "Prints Keras's model.summary() table: Layer (type), Output Shape, Param #, and\n"
            "the Total / Trainable / Non-trainable parameter counts. For a model file saved by\n"
@@ -36,6 +37,9 @@ static void help(void)
            "  --include-top       include the ImageNet classifier (needs 224x224x3 input)\n"
            "  --pooling avg|max   global pooling after the base (no top)\n"
            "  --line-length N     table width (default 80, as R prints it)\n"
+           "  --config MODEL.json with --weights FILE: a Keras model.to_json() architecture\n"
+           "                      and its save_weights file (MODEL.h5 may also be a file\n"
+           "                      saved by Keras itself: model.save / save_model_hdf5)\n"
            "\n"
            "examples:\n"
            "  imgclass summary model.h5\n"
@@ -67,10 +71,10 @@ static ic_status build_named(const char *name, float alpha, const ic_app_opts *o
 static const char *const g_pre[] = {"none", "caffe", "tf", "torch"};
 
 /* `imgclass summary MODEL.h5`: the table, then the meta line. */
-static int summary_file(const char *cmd, const char *path, int line)
+static int summary_file(const char *cmd, const char *path, const ic_cli_keras_opts *ko, int line)
 {
     ic_cli_model cm;
-    if (ic_cli_model_open(cmd, path, &cm)) {
+    if (ic_cli_model_open_ex(cmd, path, ko, NULL, &cm)) {
         ic_cli_model_close(&cm);
         return 1;
     }
@@ -80,6 +84,15 @@ static int summary_file(const char *cmd, const char *path, int line)
         return ic_cli_fail(cmd, s);
     }
     const ic_model_meta *mt = &cm.meta;
+    if (cm.keras) {
+        printf("Keras model file | input: %lldx%lldx%d %s | output: %lld unit%s | class names, "
+               "preprocessing and rescale are not recorded (give --classes, --preprocess, "
+               "--rescale to predict/evaluate)\n",
+               (long long)cm.h, (long long)cm.w, cm.c, cm.c == 1 ? "grayscale" : "RGB",
+               (long long)cm.n_out, cm.n_out == 1 ? " (sigmoid)" : "s");
+        ic_cli_model_close(&cm);
+        return 0;
+    }
     printf("Classes (%d): ", mt->n_classes);
     for (int k = 0; k < mt->n_classes; k++)
         printf("%s%s", k ? ", " : "", mt->class_names[k]);
@@ -134,7 +147,7 @@ static ic_status build_seed(ic_model *base, int head, int classes, ic_model **ou
 int ic_cli_summary(int argc, char **argv)
 {
     const char *cmd = "summary", *model = NULL, *base = NULL, *unfreeze = NULL;
-    const char *file = NULL, *weights = NULL;
+    const char *file = NULL, *weights = NULL, *config = NULL;
     long head = 256, classes = 2, line = 0;
     int freeze = 0;
     float alpha = 0;
@@ -163,6 +176,8 @@ int ic_cli_summary(int argc, char **argv)
             return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
         } else if (!strcmp(a, "--weights")) {
             weights = v, i++;
+        } else if (!strcmp(a, "--config")) {
+            config = v, i++;
         } else if (!strcmp(a, "--alpha")) {
             char *end;
             alpha = strtof(v, &end);
@@ -203,10 +218,20 @@ int ic_cli_summary(int argc, char **argv)
             return ic_cli_usage_error(cmd, "unknown option: %s", a);
         }
     }
+    if (config) {
+        if (model || base || alpha > 0 || (file && weights) || (!file && !weights))
+            return ic_cli_usage_error(cmd, "--config MODEL.json needs a weights file (--weights "
+                                           "FILE) and no --model/--base");
+        ic_cli_keras_opts ko;
+        ic_cli_keras_opts_init(&ko);
+        ko.config = config;
+        ko.weights = weights ? weights : file;
+        return summary_file(cmd, ko.weights, &ko, (int)line);
+    }
     if (file && (model || base || weights || alpha > 0))
         return ic_cli_usage_error(cmd, "give a model file or --model/--base, not both");
     if (file)
-        return summary_file(cmd, file, (int)line);
+        return summary_file(cmd, file, NULL, (int)line);
     if (!model == !base)
         return ic_cli_usage_error(cmd, "give exactly one of --model or --base");
     o.input_shape[0] = h, o.input_shape[1] = w, o.input_shape[2] = c;

@@ -14,6 +14,13 @@ void ic_cli_model_close(ic_cli_model *cm)
 {
     if (!cm)
         return;
+    if (cm->keras && cm->meta.class_names) { /* ours, from malloc */
+        for (int k = 0; k < cm->meta.n_classes; k++)
+            free(cm->meta.class_names[k]);
+        free(cm->meta.class_names);
+        cm->meta.class_names = NULL;
+        cm->meta.n_classes = 0;
+    }
     ic_model_free(cm->model);
     ic_model_meta_free(&cm->meta);
     memset(cm, 0, sizeof *cm);
@@ -28,17 +35,244 @@ static const char *strip_path(const char *msg, const char *path)
     return msg;
 }
 
+/* ---- models saved by Keras itself ---- */
+
+void ic_cli_keras_opts_init(ic_cli_keras_opts *ko)
+{
+    memset(ko, 0, sizeof *ko);
+}
+
+int ic_cli_parse_rescale(const char *s, double *out)
+{
+    if (!strcmp(s, "none")) {
+        *out = 0;
+        return 0;
+    }
+    char *end;
+    double a = strtod(s, &end), b = 1;
+    if (end == s)
+        return -1;
+    if (*end == '/') {
+        const char *d = end + 1;
+        b = strtod(d, &end);
+        if (end == d || b == 0)
+            return -1;
+    }
+    if (*end || !(a / b >= 0) || a / b > 1e30)
+        return -1;
+    *out = a / b;
+    return 0;
+}
+
+int ic_cli_keras_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko)
+{
+    const char *a = argv[*i];
+    static const char *const names[] = {"--config", "--weights", "--classes", "--rescale",
+                                        "--preprocess"};
+    int k = 0;
+    while (k < 5 && strcmp(a, names[k]))
+        k++;
+    if (k == 5)
+        return 0;
+    if (*i + 1 >= argc) {
+        ic_cli_usage_error(cmd, "%s needs a value", a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    switch (k) {
+    case 0: ko->config = v; break;
+    case 1: ko->weights = v; break;
+    case 2: ko->classes = v; break;
+    case 3:
+        if (ic_cli_parse_rescale(v, &ko->rescale)) {
+            ic_cli_usage_error(cmd, "--rescale needs a factor like 1/255 or 0.5, or none, got '%s'",
+                               v);
+            return -1;
+        }
+        ko->rescale_given = 1;
+        break;
+    default:
+        if (ic_preprocess_parse(v, &ko->preprocess) != IC_OK) {
+            ic_cli_usage_error(cmd, "--preprocess must be none, caffe, tf or torch, got '%s'", v);
+            return -1;
+        }
+        ko->preprocess_given = 1;
+    }
+    return 1;
+}
+
+void ic_cli_keras_help(FILE *fp)
+{
+    fprintf(fp,
+            "Models saved by Keras itself (model.save / save_model_hdf5, Keras 2.0 to 3) record\n"
+            "no class names or preprocessing; give them here:\n"
+            "  --config MODEL.json   the architecture (model.to_json()) for a weights-only file\n"
+            "                        (given with --weights FILE or as the model argument)\n"
+            "  --weights FILE        the weights file (save_weights) with --config\n"
+            "  --classes a,b,...     class names (default class_0, class_1, ...)\n"
+            "  --rescale F           multiply pixels by F (e.g. 1/255; default none)\n"
+            "  --preprocess MODE     none (default), caffe, tf or torch\n");
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Class names of a Keras model with K classes: --classes, DIR's sorted class folders, or
+ * class_0 ... The names are malloc'd (freed by ic_cli_model_close). */
+static int keras_classes(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
+                         const char *dir, int K, ic_cli_model *out)
+{
+    char **v = calloc((size_t)K, sizeof *v);
+    int n = 0, rc = 0;
+    if (!v) {
+        fprintf(stderr, "imgclass %s: out of memory\n", cmd);
+        return 1;
+    }
+    out->meta.class_names = v;
+    out->meta.n_classes = K;
+    if (ko && ko->classes) {
+        const char *p = ko->classes;
+        while (!rc) {
+            const char *e = strchr(p, ',');
+            size_t l = e ? (size_t)(e - p) : strlen(p);
+            if (l == 0 || n == K) {
+                rc = 1;
+                break;
+            }
+            if (!(v[n] = strndup(p, l)))
+                break;
+            n++;
+            if (!e)
+                break;
+            p = e + 1;
+        }
+        if (rc || n != K) {
+            fprintf(stderr,
+                    "imgclass %s: --classes '%s' must name the %d classes of %s, separated by "
+                    "commas\n",
+                    cmd, ko->classes, K, path);
+            return 1;
+        }
+        return 0;
+    }
+    if (dir) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        int found = 0;
+        char *names[4096];
+        while (d && (e = readdir(d)) && found < 4096) {
+            if (e->d_name[0] == '.')
+                continue;
+            size_t need = strlen(dir) + strlen(e->d_name) + 2;
+            char *p = malloc(need);
+            struct stat st;
+            if (!p)
+                break;
+            snprintf(p, need, "%s/%s", dir, e->d_name);
+            int is_dir = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+            free(p);
+            if (is_dir && (names[found] = strdup(e->d_name)))
+                found++;
+        }
+        if (d)
+            closedir(d);
+        qsort(names, (size_t)found, sizeof *names, cmp_cstr);
+        for (int k = 0; k < found; k++) {
+            if (k < K)
+                v[k] = names[k];
+            else
+                free(names[k]);
+        }
+        if (found != K) {
+            fprintf(stderr,
+                    "imgclass %s: %s has %d class folder%s but the model %s has %d classes "
+                    "(give --classes to name them)\n",
+                    cmd, dir, found, found == 1 ? "" : "s", path, K);
+            return 1;
+        }
+        return 0;
+    }
+    for (int k = 0; k < K; k++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "class_%d", k);
+        if (!(v[k] = strdup(buf))) {
+            fprintf(stderr, "imgclass %s: out of memory\n", cmd);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int open_keras(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
+                      const char *class_dir, ic_cli_model *out)
+{
+    out->keras = 1;
+    ic_status s = ic_keras_model_load(&out->model, path, ko ? ko->config : NULL);
+    if (s)
+        return ic_cli_fail(cmd, s);
+    int64_t in[IC_MAX_DIMS] = {0}, o[IC_MAX_DIMS] = {0};
+    int ni = ic_model_input_shape(out->model, in), no = ic_model_output_shape(out->model, o);
+    if (ni != 3 || (in[2] != 1 && in[2] != 3)) {
+        fprintf(stderr,
+                "imgclass %s: %s: the model's input is not an image (height, width, 1 or 3 "
+                "channels)\n",
+                cmd, path);
+        return 1;
+    }
+    if (no != 1) {
+        fprintf(stderr, "imgclass %s: %s: the model's output is not a vector of class scores\n",
+                cmd, path);
+        return 1;
+    }
+    out->h = in[0];
+    out->w = in[1];
+    out->c = (int)in[2];
+    out->n_out = o[0];
+    out->binary = o[0] == 1;
+    ic_model_meta *mt = &out->meta;
+    mt->target_h = in[0];
+    mt->target_w = in[1];
+    mt->grayscale = in[2] == 1;
+    mt->rescale = ko && ko->rescale_given ? (float)ko->rescale : 0.f;
+    mt->preprocess = ko && ko->preprocess_given ? ko->preprocess : IC_PREPROCESS_NONE;
+    return keras_classes(cmd, path, ko, class_dir, out->binary ? 2 : (int)o[0], out);
+}
+
 int ic_cli_model_open(const char *cmd, const char *path, ic_cli_model *out)
 {
+    return ic_cli_model_open_ex(cmd, path, NULL, NULL, out);
+}
+
+int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
+                         const char *class_dir, ic_cli_model *out)
+{
     memset(out, 0, sizeof *out);
+    if (ko && ko->config) {
+        if (ko->weights)
+            path = ko->weights;
+        if (!path)
+            return ic_cli_usage_error(cmd, "--config needs the weights file (--weights FILE)");
+        out->path = path;
+        return open_keras(cmd, path, ko, class_dir, out);
+    }
     out->path = path;
+    int is_keras = 0;
+    if (ic_model_file_is_keras(path, &is_keras) == IC_OK && is_keras)
+        return open_keras(cmd, path, ko, class_dir, out);
+    if (ko && (ko->classes || ko->rescale_given || ko->preprocess_given || ko->weights))
+        fprintf(stderr,
+                "imgclass %s: note: --classes, --rescale, --preprocess and --weights are for "
+                "Keras model files; %s records its own\n",
+                cmd, path);
     ic_status s = ic_model_load(&out->model, path, &out->meta);
     if (s == IC_ERR_FORMAT) {
         const char *why = strip_path(ic_errmsg(), path);
         if (strstr(why, "not an HDF5 file"))
             why = "not an HDF5 file";
         else if (strstr(why, "holds only weights"))
-            why = "a weights-only HDF5 file: no model configuration";
+            why = "a weights-only HDF5 file: give the architecture with --config MODEL.json";
         fprintf(stderr, "imgclass %s: %s: not an imgclass model file (%s)\n", cmd, path, why);
         return 1;
     }
@@ -48,8 +282,7 @@ int ic_cli_model_open(const char *cmd, const char *path, ic_cli_model *out)
     if (mt->n_classes < 1) {
         fprintf(stderr,
                 "imgclass %s: %s: not an imgclass model file (a Keras model without imgclass's "
-                "class names, input size and preprocessing; plain Keras models are not "
-                "supported yet)\n",
+                "class names, input size and preprocessing)\n",
                 cmd, path);
         return 1;
     }

@@ -18,11 +18,37 @@ typedef struct ic_cli_model {
     int64_t n_out;   /* output units */
     int64_t h, w;    /* target size (the model's input) */
     int c;           /* 1 (grayscale) or 3 */
+    int keras;       /* a model saved by Keras itself (meta made up from the options) */
 } ic_cli_model;
 
-/* Loads an imgclass model file with its meta and checks that meta and model agree.
- * Returns 0, or 1 after printing the error (missing file, not an imgclass model file,
- * a plain Keras file without meta). Close with ic_cli_model_close (also after failure). */
+/* Options for models saved by Keras itself, which record no class names, input
+ * preprocessing or rescaling: --config MODEL.json (model.to_json(); the model file is
+ * then a weights-only file, given with --weights or as the model argument), --classes
+ * a,b,... (default class_0 ... class_K-1, or a DIR's sorted class folders), --rescale
+ * (1/255, 0.5, none) and --preprocess none|caffe|tf|torch. */
+typedef struct ic_cli_keras_opts {
+    const char *config, *weights, *classes;
+    double rescale;
+    int rescale_given;
+    ic_preprocess preprocess;
+    int preprocess_given;
+} ic_cli_keras_opts;
+void ic_cli_keras_opts_init(ic_cli_keras_opts *ko);
+/* Parses argv[*i] if it is one of those options (advancing *i past its value). Returns 1
+ * (taken), 0 (not one of them) or -1 (usage error printed: exit status 2). */
+int ic_cli_keras_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko);
+/* Help lines for those options. */
+void ic_cli_keras_help(FILE *fp);
+/* Parses "1/255", "0.5" or "none" (0). Returns 0 or -1. */
+int ic_cli_parse_rescale(const char *s, double *out);
+/* ic_cli_model_open for imgclass model files and Keras models: a Keras full-model file,
+ * or ko->config + a weights file (ko->weights, else path). class_dir (may be NULL): the
+ * folder whose sorted class folders name a Keras model's classes (evaluate). */
+int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
+                         const char *class_dir, ic_cli_model *out);
+
+/* Loads an imgclass model file with its meta, or a Keras model file (default options), and
+ * checks that meta and model agree. Returns 0, or 1 after printing the error. Close with ic_cli_model_close (also after failure). */
 int ic_cli_model_open(const char *cmd, const char *path, ic_cli_model *out);
 void ic_cli_model_close(ic_cli_model *cm);
 

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/core.h"
+#include "io/io_impl.h"
 #include "progress.h"
 #include "train_run.h"
 
@@ -70,47 +72,47 @@ static void ckpt_model_path(const tr_opts *o, char *buf, size_t size)
         snprintf(buf, size, "%s", o->out);
 }
 
-/* Writes text to path atomically: a temporary file in the same directory, fsync,
- * rename. Returns 0, or -1 with errno set. */
+/* Writes text to path atomically through the library's crash-safe writer (io/atomic.c:
+ * a temporary file in the same directory, fsync, rename, fsync of the directory).
+ * Returns 0, or -1 with the reason in ic_errmsg(). */
 static int write_atomic(const char *path, const char *text)
 {
-    char tmp[8192];
-    const char *slash = strrchr(path, '/');
+    ic__atomic_file af;
+    if (ic__atomic_begin(&af, path, 1) != IC_OK)
+        return -1;
+    size_t len = strlen(text);
+    if (fwrite(text, 1, len, af.fp) != len) {
+        ic_seterr(IC_ERR_IO, "%s: writing failed: %s", path, strerror(errno));
+        ic__atomic_abort(&af);
+        return -1;
+    }
+    return ic__atomic_commit(&af) == IC_OK ? 0 : -1;
+}
+
+/* The staged checkpoint: "<dir>/.<name>.next", complete (ic_model_save is atomic) before
+ * the checkpoint record names it and it is renamed to <name>. */
+static void staged_path(const char *ckpt, char *buf, size_t size)
+{
+    const char *slash = strrchr(ckpt, '/');
     if (slash)
-        snprintf(tmp, sizeof tmp, "%.*s/.%s.tmp.%ld", (int)(slash - path), path, slash + 1,
-                 (long)getpid());
+        snprintf(buf, size, "%.*s/.%s.next", (int)(slash - ckpt), ckpt, slash + 1);
     else
-        snprintf(tmp, sizeof tmp, ".%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text), done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            errno = e;
-            return -1;
-        }
-        done += (size_t)w;
+        snprintf(buf, size, ".%s.next", ckpt);
+}
+
+/* fsync of the folder holding path, so a rename in it is durable (best effort). */
+static void sync_dir_of(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    if (!dir[0])
+        snprintf(dir, sizeof dir, "/");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return -1;
-    }
-    return 0;
 }
 
 static int is_dir(const char *p)
@@ -128,6 +130,7 @@ void tr_opts_init(tr_opts *o, tr_kind kind)
     o->cmd = kind == TR_TRAIN ? "train" : "finetune";
     o->head = 256;
     o->freeze = -1;
+    o->freeze_bn = -1;
     o->dropout = 0.5;
     o->th = o->tw = 150;
     o->preprocess = IC_PREPROCESS_NONE;
@@ -231,6 +234,12 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
             if (only_for(o, TR_TRAIN, a))
                 return 2;
             o->freeze = !strcmp(a, "--freeze-base");
+            continue;
+        }
+        if (!strcmp(a, "--freeze-bn") || !strcmp(a, "--train-bn")) {
+            if (only_for(o, TR_FINETUNE, a))
+                return 2;
+            o->freeze_bn = !strcmp(a, "--freeze-bn");
             continue;
         }
         if (!strcmp(a, "--cache-features")) {
@@ -753,14 +762,15 @@ static cJSON *history_json(const ic_history *h)
 }
 
 /* Writes OUT.ckpt.json for the checkpoint model just saved at ckpt. Returns 0 or 1. */
-static int write_record(const tr_job *j, const tr_state *st, const char *ckpt)
+static int write_record(const tr_job *j, const tr_state *st, const char *ckpt,
+                        const char *staged)
 {
     const tr_opts *o = j->o;
     char path[4096], mt[48];
     ckpt_json_path(o->out, path, sizeof path);
-    struct stat sb;
-    if (stat(ckpt, &sb) != 0) {
-        fprintf(stderr, "imgclass %s: %s: %s\n", o->cmd, ckpt, strerror(errno));
+    struct stat sb; /* rename keeps size and mtime: these become ckpt's */
+    if (stat(staged, &sb) != 0) {
+        fprintf(stderr, "imgclass %s: %s: %s\n", o->cmd, staged, strerror(errno));
         return 1;
     }
     snprintf(mt, sizeof mt, "%lld.%09ld", (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
@@ -806,10 +816,10 @@ static int write_record(const tr_job *j, const tr_state *st, const char *ckpt)
         return 1;
     }
     int rc = write_atomic(path, text);
-    int e = errno;
     cJSON_free(text);
     if (rc) {
-        fprintf(stderr, "imgclass %s: cannot write %s: %s\n", o->cmd, path, strerror(e));
+        fprintf(stderr, "imgclass %s: cannot write the checkpoint record: %s\n", o->cmd,
+                ic_errmsg());
         return 1;
     }
     return 0;
@@ -844,14 +854,36 @@ static int checkpoint(tr_job *j, tr_state *st, const char *ckpt)
                 o->cmd, st->has_ckpt ? "the last good checkpoint is kept" : "nothing was saved");
         return 1;
     }
+    if (j->can_resume) {
+        /* Crash-safe pair: the model goes to a staged file, the record is written for it,
+         * then the staged file is renamed over ckpt. A crash before the record leaves the
+         * old pair; after it, --resume finds the staged file matching the record and
+         * finishes the rename (see staged_path). */
+        char staged[4200];
+        staged_path(ckpt, staged, sizeof staged);
+        ic_status s = save_model(j, staged, 1);
+        if (s)
+            return ic_cli_fail(o->cmd, s);
+        int rc = write_record(j, st, ckpt, staged);
+        if (!rc && rename(staged, ckpt) != 0) {
+            fprintf(stderr, "imgclass %s: cannot rename %s to %s: %s\n", o->cmd, staged, ckpt,
+                    strerror(errno));
+            rc = 1;
+        }
+        if (rc)
+            return 1;
+        sync_dir_of(ckpt);
+        st->has_ckpt = 1;
+        st->ckpt_epoch = st->epochs_done;
+        st->ckpt_step = st->step;
+        return 0;
+    }
     ic_status s = save_model(j, ckpt, 1);
     if (s)
         return ic_cli_fail(o->cmd, s);
     st->has_ckpt = 1;
     st->ckpt_epoch = st->epochs_done;
     st->ckpt_step = st->step;
-    if (j->can_resume)
-        return write_record(j, st, ckpt);
     char rec[4096]; /* an earlier run's record no longer matches the model file */
     ckpt_json_path(o->out, rec, sizeof rec);
     unlink(rec);
@@ -1124,6 +1156,7 @@ static int signature(const tr_opts *o, sig_item *it)
     ITEM("--cache-features", "%d", o->cache_features);
     ITEM("--unfreeze-from", "%s", o->unfreeze_from ? o->unfreeze_from : "");
     ITEM("--base-layer", "%s", o->base_layer ? o->base_layer : "");
+    ITEM("--freeze-bn", "%s", o->freeze_bn < 0 ? "(default)" : o->freeze_bn ? "yes" : "no");
     ITEM("--target-size", "%lldx%lld", (long long)o->th, (long long)o->tw);
     ITEM("--preprocess", "%d", (int)o->preprocess);
     ITEM("--rescale", "%.9g%s", o->rescale, o->rescale_given ? "" : " (default)");
@@ -1322,14 +1355,37 @@ int tr_resume_load(tr_opts *o, int argc, char **argv, tr_state **state, const ch
     ckpt_model_path(o, st->ckpt_model, sizeof st->ckpt_model);
     struct stat sb;
     char mt[48];
-    if (stat(st->ckpt_model, &sb) != 0) {
-        fprintf(stderr, "imgclass %s: --resume: the checkpoint model %s: %s\n", cmd, st->ckpt_model,
-                strerror(errno));
-        tr_state_free(st);
-        return 1;
-    }
+    int missing = stat(st->ckpt_model, &sb) != 0, missing_errno = errno;
+    if (missing) /* maybe only staged yet (below) */
+        memset(&sb, 0, sizeof sb);
     snprintf(mt, sizeof mt, "%lld.%09ld", (long long)sb.st_mtim.tv_sec, (long)sb.st_mtim.tv_nsec);
     const cJSON *rmt = cJSON_GetObjectItemCaseSensitive(root, "checkpoint_mtime");
+    if ((double)sb.st_size != num(root, "checkpoint_size", -1) || !cJSON_IsString(rmt) ||
+        strcmp(rmt->valuestring, mt)) {
+        /* killed between writing the record and renaming the staged model into place:
+         * the staged file is the one the record describes; finish the rename */
+        char staged[4200];
+        struct stat ss;
+        staged_path(st->ckpt_model, staged, sizeof staged);
+        if (cJSON_IsString(rmt) && stat(staged, &ss) == 0 &&
+            (double)ss.st_size == num(root, "checkpoint_size", -1)) {
+            snprintf(mt, sizeof mt, "%lld.%09ld", (long long)ss.st_mtim.tv_sec,
+                     (long)ss.st_mtim.tv_nsec);
+            if (!strcmp(rmt->valuestring, mt) && rename(staged, st->ckpt_model) == 0) {
+                sync_dir_of(st->ckpt_model);
+                sb = ss;
+                missing = 0;
+            }
+        }
+        if (missing) {
+            fprintf(stderr, "imgclass %s: --resume: the checkpoint model %s: %s\n", cmd,
+                    st->ckpt_model, strerror(missing_errno));
+            tr_state_free(st);
+            return 1;
+        }
+        snprintf(mt, sizeof mt, "%lld.%09ld", (long long)sb.st_mtim.tv_sec,
+                 (long)sb.st_mtim.tv_nsec);
+    }
     if ((double)sb.st_size != num(root, "checkpoint_size", -1) || !cJSON_IsString(rmt) ||
         strcmp(rmt->valuestring, mt)) {
         fprintf(stderr,

@@ -45,6 +45,7 @@ typedef struct tr_opts {
     int cache_features;
     /* finetune */
     const char *unfreeze_from, *base_layer;
+    int freeze_bn; /* -1 = default (frozen when the base has BN), 0 = --train-bn, 1 = --freeze-bn */
     /* data */
     int64_t th, tw;
     int size_given;

@@ -64,6 +64,21 @@ ic_status ic_model_save(const ic_model *m, const char *path, const ic_model_meta
  * its optimizer state, so training resumes exactly. */
 ic_status ic_model_load(ic_model **out, const char *path, ic_model_meta *meta);
 
+/* ---- Models saved by Keras itself ---- */
+
+/* Builds the network described by a Keras model_config and loads its weights:
+ * - config_json_path NULL: path is a full-model file (model.save / save_model_hdf5) from
+ *   Keras 2.0 to 2.3, tf.keras 2.x or Keras 3 (legacy .h5);
+ * - else config_json_path holds model.to_json() and path a weights file (save_weights).
+ * Weights are matched to layers by name; every layer with weights must find its group.
+ * channels_first models are converted to channels_last (input (C,H,W) -> (H,W,C)).
+ * Errors name the file, the layer and its class. *out is new, owned by the caller; it
+ * is not compiled (Keras files record no imgclass preprocessing or class names). */
+ic_status ic_keras_model_load(ic_model **out, const char *path, const char *config_json_path);
+/* *is_keras = 1 when path is an HDF5 model file with a model_config but without
+ * imgclass's meta (a model saved by Keras itself), else 0. Errors: missing / not HDF5. */
+ic_status ic_model_file_is_keras(const char *path, int *is_keras);
+
 /* ---- Pretrained weights (Keras Applications files) ---- */
 
 typedef struct ic_weights_info {

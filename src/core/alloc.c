@@ -1,5 +1,11 @@
 /* alloc.c - every allocation of the library goes through here, so embedders can plug
- * their allocator and tests can fail the Nth allocation. */
+ * their allocator and tests can fail the Nth allocation. cJSON (used for model configs,
+ * file metadata and the CLI's checkpoint records) is pointed at the same hooks once, when
+ * the library is loaded, so its allocations fail the same way. cJSON's hooks are global to
+ * the process: a program that also uses cJSON itself gets them too (they call libc unless
+ * ic_set_alloc_hooks installs others; then its own cJSON objects must be freed while the
+ * same hooks are installed). */
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +29,10 @@ static void *raw_malloc(size_t n)
 void *ic__malloc(size_t n)
 {
     void *p = raw_malloc(n ? n : 1);
-    if (!p)
+    if (!p) {
         ic_seterr(IC_ERR_NOMEM, "out of memory allocating %zu bytes", n);
+        ic__note_alloc_failure(n);
+    }
     return p;
 }
 
@@ -44,8 +52,10 @@ void *ic__realloc(void *p, size_t n)
 {
     void *q = g_hooks.realloc_fn ? g_hooks.realloc_fn(p, n ? n : 1, g_hooks.user)
                                  : realloc(p, n ? n : 1);
-    if (!q)
+    if (!q) {
         ic_seterr(IC_ERR_NOMEM, "out of memory reallocating %zu bytes", n);
+        ic__note_alloc_failure(n);
+    }
     return q;
 }
 
@@ -87,4 +97,34 @@ void ic__free_aligned(void *p)
 {
     if (p)
         ic__free(((void **)p)[-1]);
+}
+
+ic_status ic__json_parse(const char *json, const char **end, int require_null_terminated,
+                         cJSON **out)
+{
+    ic__alloc_failure_forget();
+    const char *e = NULL;
+    *out = json ? cJSON_ParseWithOpts(json, &e, require_null_terminated) : NULL;
+    if (end)
+        *end = e;
+    if (*out)
+        return IC_OK;
+    return json && ic__alloc_failure_pending() ? IC_ERR_NOMEM : IC_ERR_FORMAT;
+}
+
+/* cJSON through the hooks (see the top of the file). */
+static void *json_malloc(size_t n)
+{
+    return ic__malloc(n);
+}
+
+static void json_free(void *p)
+{
+    ic__free(p);
+}
+
+__attribute__((constructor)) static void json_hooks_init(void)
+{
+    cJSON_Hooks h = {json_malloc, json_free};
+    cJSON_InitHooks(&h);
 }

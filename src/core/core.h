@@ -17,6 +17,23 @@
 
 /* Stores a message for ic_errmsg() and returns s. */
 ic_status ic_seterr(ic_status s, const char *fmt, ...) IC__PRINTF(2, 3);
+/* Called by the allocator after a failed allocation of n bytes: a later
+ * ic_seterr(IC_ERR_NOMEM, ...) on this thread that replaces the allocator's message with
+ * its own (and does not mention bytes) gets " (N bytes requested)" appended, so every
+ * out-of-memory message says how much was asked for. Any other ic_seterr forgets it. */
+void ic__note_alloc_failure(size_t n);
+/* Whether an allocation failed on this thread since the last ic_seterr, ic_clear_error
+ * or ic__alloc_failure_forget (for code that calls libraries returning NULL for more than
+ * one reason). */
+int ic__alloc_failure_pending(void);
+void ic__alloc_failure_forget(void);
+/* cJSON_ParseWithOpts that tells running out of memory apart
+ * from bad JSON (cJSON returns NULL for both): IC_OK with *out set; IC_ERR_NOMEM with the
+ * allocator's message (naming the size); IC_ERR_FORMAT with no message set (the caller
+ * names the file) and *end, when end is not NULL, at the error. */
+struct cJSON;
+ic_status ic__json_parse(const char *json, const char **end, int require_null_terminated,
+                         struct cJSON **out);
 /* Prefixes the current message with "prefix: " (adds context on the way up); returns s. */
 ic_status ic__errctx(ic_status s, const char *fmt, ...) IC__PRINTF(2, 3);
 

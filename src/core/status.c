@@ -7,6 +7,24 @@
 
 #define MSG_SIZE 1024
 static _Thread_local char g_msg[MSG_SIZE];
+static _Thread_local size_t g_failed_bytes; /* last failed allocation, 0 = none pending */
+static _Thread_local int g_failed_pending;
+
+void ic__note_alloc_failure(size_t n)
+{
+    g_failed_bytes = n;
+    g_failed_pending = 1;
+}
+
+int ic__alloc_failure_pending(void)
+{
+    return g_failed_pending;
+}
+
+void ic__alloc_failure_forget(void)
+{
+    g_failed_pending = 0;
+}
 
 ic_status ic_seterr(ic_status s, const char *fmt, ...)
 {
@@ -14,6 +32,11 @@ ic_status ic_seterr(ic_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(g_msg, sizeof g_msg, fmt, ap);
     va_end(ap);
+    if (s == IC_ERR_NOMEM && g_failed_pending && !strstr(g_msg, "bytes")) {
+        size_t n = strlen(g_msg);
+        snprintf(g_msg + n, sizeof g_msg - n, " (%zu bytes requested)", g_failed_bytes);
+    }
+    g_failed_pending = 0;
     return s;
 }
 
@@ -41,7 +64,11 @@ ic_status ic__errctx(ic_status s, const char *fmt, ...)
 
 const char *ic_errmsg(void) { return g_msg; }
 
-void ic_clear_error(void) { g_msg[0] = '\0'; }
+void ic_clear_error(void)
+{
+    g_msg[0] = '\0';
+    g_failed_pending = 0;
+}
 
 const char *ic_status_str(ic_status s)
 {

@@ -29,6 +29,13 @@
  * image, about 2 bytes per pixel per component at full size, whatever the DCT scaling). */
 #define IC_MAX_JPEG_WORK_BYTES ((long)1 << 30)
 
+/* The limits in force: IC_MAX_IMAGE_PIXELS and IC_MAX_IMAGE_FILE_BYTES unless the
+ * environment variables IMGCLASS_MAX_IMAGE_PIXELS / IMGCLASS_MAX_IMAGE_FILE_BYTES hold a
+ * positive integer (read on first use; docs/security.md). Width and height stay capped at
+ * IC_MAX_IMAGE_DIM whatever the environment says. */
+int64_t ic__max_image_pixels(void);
+int64_t ic__max_image_file_bytes(void);
+
 /* Checks a decoded size against the limits; name is the file. Returns IC_OK or
  * IC_ERR_UNSUPPORTED with a message naming the file, the size and the limit. what is
  * "JPEG" or "PNG". */

@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +27,39 @@
 #include <png.h>
 
 #include "data_impl.h"
+#include "io/io_impl.h"
+
+/* A positive integer from the environment variable, else def; read once (the first
+ * caller's value is kept: the store is idempotent, so racing threads agree). */
+static int64_t env_limit(const char *var, int64_t def, _Atomic int64_t *cache)
+{
+    int64_t v = atomic_load_explicit(cache, memory_order_relaxed);
+    if (v > 0)
+        return v;
+    v = def;
+    const char *e = getenv(var);
+    if (e && *e) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(e, &end, 10);
+        if (!*end && !errno && x > 0)
+            v = (int64_t)x;
+    }
+    atomic_store_explicit(cache, v, memory_order_relaxed);
+    return v;
+}
+
+int64_t ic__max_image_pixels(void)
+{
+    static _Atomic int64_t cache;
+    return env_limit("IMGCLASS_MAX_IMAGE_PIXELS", IC_MAX_IMAGE_PIXELS, &cache);
+}
+
+int64_t ic__max_image_file_bytes(void)
+{
+    static _Atomic int64_t cache;
+    return env_limit("IMGCLASS_MAX_IMAGE_FILE_BYTES", IC_MAX_IMAGE_FILE_BYTES, &cache);
+}
 
 ic_status ic__image_check_size(const char *name, const char *what, int64_t h, int64_t w)
 {
@@ -36,12 +71,12 @@ ic_status ic__image_check_size(const char *name, const char *what, int64_t h, in
                          "%s: %s image of %lld x %lld pixels is too large (limit %d pixels per "
                          "side)",
                          name, what, (long long)h, (long long)w, IC_MAX_IMAGE_DIM);
-    if (h * w > IC_MAX_IMAGE_PIXELS)
+    if (h * w > ic__max_image_pixels())
         return ic_seterr(IC_ERR_UNSUPPORTED,
                          "%s: %s image of %lld x %lld = %lld pixels is too large (limit %lld "
-                         "pixels)",
+                         "pixels); set IMGCLASS_MAX_IMAGE_PIXELS to raise it",
                          name, what, (long long)h, (long long)w, (long long)(h * w),
-                         (long long)IC_MAX_IMAGE_PIXELS);
+                         (long long)ic__max_image_pixels());
     return IC_OK;
 }
 
@@ -88,12 +123,12 @@ ic_status ic_image_load(const char *path, ic_color_mode mode, int64_t min_h, int
         close(fd);
         return ic_seterr(IC_ERR_IO, "%s: not a regular file", path);
     }
-    if ((int64_t)st.st_size > IC_MAX_IMAGE_FILE_BYTES) {
+    if ((int64_t)st.st_size > ic__max_image_file_bytes()) {
         close(fd);
         return ic_seterr(IC_ERR_UNSUPPORTED,
                          "%s: image file of %lld bytes is too large (limit "
-                         "%lld bytes)",
-                         path, (long long)st.st_size, (long long)IC_MAX_IMAGE_FILE_BYTES);
+                         "%lld bytes); set IMGCLASS_MAX_IMAGE_FILE_BYTES to raise it",
+                         path, (long long)st.st_size, (long long)ic__max_image_file_bytes());
     }
     size_t size = (size_t)st.st_size, n = 0;
     if (size == 0) {
@@ -418,57 +453,39 @@ ic_status ic_image_save_png(const ic_image *img, const char *path)
     if (img->h > IC_MAX_IMAGE_DIM || img->w > IC_MAX_IMAGE_DIM)
         return ic_seterr(IC_ERR_INVALID, "%s: image of %lld x %lld is too large to save", path,
                          (long long)img->h, (long long)img->w);
-    size_t tl = strlen(path) + 32;
-    char *tmp = ic__malloc(tl);
     png_wctx *c = ic__calloc(1, sizeof *c);
     if (c)
         c->rows = ic__malloc((size_t)img->h * sizeof *c->rows);
-    if (!tmp || !c || !c->rows) {
-        ic__free(tmp);
+    if (!c || !c->rows) {
         if (c)
             ic__free(c->rows);
         ic__free(c);
         return IC_ERR_NOMEM;
     }
-    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
     for (int64_t y = 0; y < img->h; y++)
         c->rows[y] = img->data + y * img->w * img->c;
-    ic_status s = IC_OK;
-    c->fp = fopen(tmp, "wb");
-    if (!c->fp) {
-        s = ic_seterr(IC_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    /* the crash-safe writer of io/atomic.c: temp file in the same directory, fsync,
+     * rename, fsync of the directory */
+    ic__atomic_file af;
+    ic_status s = ic__atomic_begin(&af, path, 1);
+    if (s != IC_OK)
         goto done;
-    }
+    c->fp = af.fp; /* owned by af */
     c->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, c, on_werror, on_wwarning);
     c->info = c->png ? png_create_info_struct(c->png) : NULL;
     if (!c->png || !c->info) {
         s = ic_seterr(IC_ERR_NOMEM, "%s: out of memory creating the PNG encoder", path);
         goto done;
     }
-    s = write_png_file(c, img, tmp);
-    if (s != IC_OK)
-        goto done;
-    if (fflush(c->fp) != 0 || fsync(fileno(c->fp)) != 0) {
-        s = ic_seterr(IC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    FILE *fp = c->fp;
-    c->fp = NULL;
-    if (fclose(fp) != 0) {
-        s = ic_seterr(IC_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    if (rename(tmp, path) != 0)
-        s = ic_seterr(IC_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+    s = write_png_file(c, img, path);
+    if (s == IC_OK)
+        s = ic__atomic_commit(&af);
 done:
     if (c->png)
         png_destroy_write_struct(&c->png, c->info ? &c->info : NULL);
-    if (c->fp)
-        fclose(c->fp);
     if (s != IC_OK)
-        remove(tmp);
+        ic__atomic_abort(&af); /* closes the stream and removes the temp file */
     ic__free(c->rows);
     ic__free(c);
-    ic__free(tmp);
     return s;
 }

@@ -70,6 +70,33 @@ static ic_status push_node(ic_model *m, ic_layer *layer, int n_in, int *in, int 
     return IC_OK;
 }
 
+/* Largest activation of one sample in floats (2^32 = 16 GiB). Shapes come from model
+ * configs, which may be hostile: every node's shape is checked against this (without
+ * overflow) as it is added, so later size computations (Flatten, plans) cannot overflow.
+ * docs/security.md. */
+#define IC_MAX_SAMPLE_VALUES ((int64_t)1 << 32)
+
+static ic_status check_sample_size(const ic_model *m, const char *lname, int ndim,
+                                   const int64_t *d)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (d[i] < 0 || (d[i] > 0 && n > IC_MAX_SAMPLE_VALUES / d[i])) {
+            char dims[128];
+            int k = 0;
+            for (int j = 0; j < ndim && k < (int)sizeof dims - 24; j++)
+                k += snprintf(dims + k, sizeof dims - (size_t)k, "%s%lld", j ? ", " : "",
+                              (long long)d[j]);
+            return ic_seterr(IC_ERR_UNSUPPORTED,
+                             "model '%s': layer '%s': output shape (None, %s) has more than "
+                             "%lld values per sample",
+                             m->name, lname, dims, (long long)IC_MAX_SAMPLE_VALUES);
+        }
+        n *= d[i];
+    }
+    return IC_OK;
+}
+
 ic_status ic_model_input(ic_model *m, int ndim, const int64_t *shape, const char *name,
                          int *node)
 {
@@ -82,8 +109,11 @@ ic_status ic_model_input(ic_model *m, int ndim, const int64_t *shape, const char
     ic__shape s = {ndim, {0}};
     for (int i = 0; i < ndim; i++)
         s.d[i] = shape[i];
+    ic_status st = check_sample_size(m, name ? name : "input", ndim, shape);
+    if (st)
+        return st;
     ic_layer *l;
-    ic_status st = ic__layer_input(&l, &s, name);
+    st = ic__layer_input(&l, &s, name);
     if (st)
         return st;
     int n;
@@ -133,6 +163,8 @@ ic_status ic_model_apply(ic_model *m, ic_layer *layer, int n_inputs, const int *
     for (int i = 0; i < n_inputs; i++)
         in_shapes[i] = m->nodes[inputs[i]].layer->out;
     st = layer->vt->build(layer, n_inputs, in_shapes);
+    if (!st)
+        st = check_sample_size(m, layer->name, layer->out.ndim, layer->out.d);
     if (st) {
         ic__errctx(st, "model '%s'", m->name);
         ic__layer_destroy(layer);

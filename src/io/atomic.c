@@ -4,10 +4,23 @@
  * name ("<dir>/.<name>.tmp.<pid>.<n>"), is flushed and fsync'ed, renamed over the final
  * name (atomic on POSIX file systems) and the directory is fsync'ed, so after a crash the
  * final name holds either the old file or the complete new one, never a mix.
+ *
+ * A writer that is killed (SIGKILL, power loss) leaves its temporary file behind. The
+ * next replacement of the same file removes such leftovers: siblings named
+ * ".<name>.tmp.<pid>.<n>" whose pid is not a live process on this machine (the current
+ * process's own, possibly still being written by another thread, are kept). Only done
+ * when the final file already exists (a replacement: checkpoints, histories), so writing
+ * many new files into a big folder does not rescan it each time. On a folder shared by
+ * several machines (NFS) a live writer on another machine could look dead here; do not
+ * point writers on different machines at the same file name.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +50,38 @@ static int split_path(const char *path, char *dir, size_t dsize, const char **ba
     return 0;
 }
 
+/* Removes "<dir>/.<base>.tmp.<pid>.<n>" left by dead writers (see the top). Best effort. */
+static void remove_stale(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t bl = strlen(base);
+    long self = (long)getpid();
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (nm[0] != '.' || strncmp(nm + 1, base, bl) || strncmp(nm + 1 + bl, ".tmp.", 5))
+            continue;
+        const char *q = nm + 1 + bl + 5, *r;
+        char *end;
+        long pid = strtol(q, &end, 10);
+        if (end == q || *end != '.' || pid <= 0 || pid == self || !end[1])
+            continue;
+        for (r = end + 1; *r && isdigit((unsigned char)*r); r++)
+            ;
+        if (*r)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or not ours to signal): maybe still writing */
+        char full[8192];
+        int w = snprintf(full, sizeof full, "%s/%s", dir, nm);
+        if (w > 0 && (size_t)w < sizeof full)
+            unlink(full);
+    }
+    closedir(d);
+}
+
 ic_status ic__atomic_begin(ic__atomic_file *f, const char *path, int want_stream)
 {
     memset(f, 0, sizeof *f);
@@ -56,6 +101,9 @@ ic_status ic__atomic_begin(ic__atomic_file *f, const char *path, int want_stream
         f->tmp[0] = '\0';
         return ic_seterr(IC_ERR_INVALID, "%s: file name too long", path);
     }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        remove_stale(dir, base);
     if (want_stream) {
         int fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0) {

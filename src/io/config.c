@@ -349,6 +349,21 @@ static ic_status must_be_null(const rd *r, const char *key)
                      r->name, r->cls, key);
 }
 
+/* dtype: absent, null, "float32", or a Keras 3 / mixed-precision policy object
+ * {"class_name": "DTypePolicy"|"Policy", "config": {"name": "float32"}}. */
+static int dtype_ok(const cJSON *dt)
+{
+    if (!dt || cJSON_IsNull(dt))
+        return 1;
+    if (cJSON_IsString(dt))
+        return !strcmp(dt->valuestring, "float32");
+    if (!cJSON_IsObject(dt))
+        return 0;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(dt, "config");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name");
+    return cJSON_IsString(n) && !strcmp(n->valuestring, "float32");
+}
+
 /* Regularizers and constraints change only training; they are not implemented. */
 static void warn_ignored(const rd *r, const char *const *keys)
 {
@@ -396,6 +411,15 @@ static ic_status conv_from(const rd *r, int depthwise, ic_layer **out)
         return ic_seterr(IC_ERR_UNSUPPORTED,
                          "layer '%s' (%s): dilation_rate (%d, %d) is not supported (1 only)",
                          r->name, r->cls, dh, dw);
+    int groups;
+    if ((s = get_int(r, "groups", 1, 1, &groups)))
+        return s;
+    if (groups != 1)
+        return ic_seterr(IC_ERR_UNSUPPORTED, "layer '%s' (%s): groups %d is not supported (1 only)",
+                         r->name, r->cls, groups);
+    if (o.kernel_h < 1 || o.kernel_w < 1 || o.stride_h < 1 || o.stride_w < 1)
+        return bad(r, o.kernel_h < 1 || o.kernel_w < 1 ? "kernel_size" : "strides",
+                   "positive integers");
     warn_ignored(r, g_ignored);
     o.name = r->name;
     return depthwise ? ic_layer_depthwise_conv2d(out, &o) : ic_layer_conv2d(out, &o);
@@ -590,8 +614,7 @@ ic_status ic__layer_from_config(const char *class_name, const cJSON *config, ic_
     int trainable;
     ic_status s = get_bool(&r, "trainable", 1, &trainable);
     if (!s) {
-        const cJSON *dt = field(&r, "dtype");
-        if (dt && !cJSON_IsNull(dt) && !(cJSON_IsString(dt) && !strcmp(dt->valuestring, "float32")))
+        if (!dtype_ok(field(&r, "dtype")))
             s = bad(&r, "dtype", "\"float32\"");
     }
     if (s)
@@ -732,44 +755,246 @@ static ic_status set_model_trainable(ic_model *m, const cJSON *cfg)
     return IC_OK;
 }
 
+/* ---- channels_first Keras models, converted to our layout at load time ----
+ * Keras kernels are HWIO for both data formats, so only the layout of activations
+ * changes: the input shape (C, H, W) becomes (H, W, C), data_format becomes
+ * channels_last, BatchNormalization / Concatenate axis 1 becomes -1, and a Flatten that
+ * flattened in C, H, W order (Keras 2.0's Flatten without data_format, or an explicit
+ * channels_last one) marks its output so that the Dense reading it gets its kernel rows
+ * permuted after loading (ic__keras_build.fix). Anything else that depends on the order
+ * is refused with the layer's name. Only done when a Keras loader asks (g_kb). */
+static _Thread_local ic__keras_build *g_kb;
+
+typedef struct cfx {
+    int cf;           /* the model is channels_first and is being converted */
+    int64_t (*tag)[3]; /* per node: (C, H, W) when its output is CHW-flattened, else 0s */
+    int cap;
+} cfx;
+
+static int df_is(const cJSON *cfg, const char *v)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(cfg, "data_format");
+    return cJSON_IsString(d) && !strcmp(d->valuestring, v);
+}
+
+static ic_status cfx_init(cfx *x, const cJSON *layers, int cap)
+{
+    memset(x, 0, sizeof *x);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, layers)
+    {
+        if (df_is(cJSON_GetObjectItemCaseSensitive(e, "config"), "channels_first"))
+            x->cf = 1;
+    }
+    if (!x->cf || !g_kb) {
+        x->cf = 0; /* unconverted: check_channels_last names the layer */
+        return IC_OK;
+    }
+    x->cap = cap;
+    x->tag = ic__calloc((size_t)cap, sizeof *x->tag);
+    return x->tag ? IC_OK : IC_ERR_NOMEM;
+}
+
+static void cfx_free(cfx *x)
+{
+    ic__free(x->tag);
+    x->tag = NULL;
+}
+
+/* (C, H, W) -> (H, W, C) for an image input of a converted model. */
+static void cfx_input(const cfx *x, int nd, int64_t *shape)
+{
+    if (!x->cf || nd != 3)
+        return;
+    int64_t c = shape[0];
+    shape[0] = shape[1];
+    shape[1] = shape[2];
+    shape[2] = c;
+}
+
+static ic_status cfx_set(cJSON *dup, const char *key, cJSON *v)
+{
+    if (!v)
+        return IC_ERR_NOMEM;
+    cJSON_DeleteItemFromObjectCaseSensitive(dup, key);
+    if (!cJSON_AddItemToObject(dup, key, v)) {
+        cJSON_Delete(v);
+        return IC_ERR_NOMEM;
+    }
+    return IC_OK;
+}
+
+enum { CF_NONE = 0, CF_PASS, CF_FLATTEN, CF_DENSE };
+
+/* The converted config (*dup, NULL = use cfg as is) of one layer with inputs ins[0..k),
+ * and what to do once it is built (*after). */
+static ic_status cfx_layer(const cfx *x, const ic_model *m, const char *cls, const char *name,
+                           const cJSON *cfg, const int *ins, int k, cJSON **dup, int *after)
+{
+    *dup = NULL;
+    *after = CF_NONE;
+    if (!x->cf)
+        return IC_OK;
+    const ic__shape *in = &m->nodes[ins[0]].layer->out;
+    int rank = in->ndim;
+    for (int j = 0; j < k; j++) {
+        if (!x->tag[ins[j]][0])
+            continue;
+        if (k == 1 && (!strcmp(cls, "Dropout") || !strcmp(cls, "Activation") ||
+                       !strcmp(cls, "ReLU"))) {
+            *after = CF_PASS;
+            return IC_OK;
+        }
+        if (k == 1 && !strcmp(cls, "Dense")) {
+            *after = CF_DENSE;
+            return IC_OK;
+        }
+        return ic_seterr(IC_ERR_UNSUPPORTED,
+                         "layer '%s' (%s): cannot convert this channels_first model: the layer "
+                         "reads features flattened in channels-first order (only Dense, "
+                         "Dropout, Activation and ReLU can follow such a Flatten)",
+                         name, cls);
+    }
+    const cJSON *df = cJSON_GetObjectItemCaseSensitive(cfg, "data_format");
+    int first = df_is(cfg, "channels_first");
+    if (!strcmp(cls, "Flatten")) {
+        if (rank == 3 && !first && in->d[2] > 1 && in->d[0] * in->d[1] > 1)
+            *after = CF_FLATTEN;
+    } else if (cJSON_IsString(df) && !first && rank == 3) {
+        return ic_seterr(IC_ERR_UNSUPPORTED,
+                         "layer '%s' (%s): data_format '%s' inside a channels_first model "
+                         "(mixed data formats cannot be converted)",
+                         name, cls, df->valuestring);
+    }
+    int axis_layer = !strcmp(cls, "BatchNormalization") || !strcmp(cls, "Concatenate");
+    int ax = 0;
+    if (axis_layer && rank == 3) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "axis");
+        if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 1)
+            v = cJSON_GetArrayItem(v, 0);
+        ax = cJSON_IsNumber(v) ? (int)v->valuedouble : -1;
+        if (ax != 1)
+            return ic_seterr(IC_ERR_UNSUPPORTED,
+                             "layer '%s' (%s): axis %d of a channels_first model is not the "
+                             "channel axis (1); it cannot be converted",
+                             name, cls, ax);
+    }
+    if (!strcmp(cls, "Dense") && rank == 3)
+        return ic_seterr(IC_ERR_UNSUPPORTED,
+                         "layer '%s' (Dense): applied to a channels_first feature map (over its "
+                         "width axis), which cannot be converted",
+                         name);
+    if (!first && ax != 1)
+        return IC_OK;
+    cJSON *d = cJSON_Duplicate(cfg, 1);
+    ic_status s = d ? IC_OK : IC_ERR_NOMEM;
+    if (!s && first)
+        s = cfx_set(d, "data_format", cJSON_CreateString("channels_last"));
+    if (!s && ax == 1)
+        s = cfx_set(d, "axis", cJSON_CreateNumber(-1));
+    if (s) {
+        cJSON_Delete(d);
+        return s;
+    }
+    *dup = d;
+    return IC_OK;
+}
+
+/* After node `node` (layer l, first input in0) was built. */
+static ic_status cfx_after(cfx *x, int after, int node, int in0, const ic_layer *l)
+{
+    if (!x->cf || after == CF_NONE)
+        return IC_OK;
+    if (node < 0 || node >= x->cap)
+        return ic_seterr(IC_ERR_INTERNAL, "channels_first conversion: node %d out of range", node);
+    const ic__shape *in = &l->in0;
+    if (after == CF_PASS) {
+        memcpy(x->tag[node], x->tag[in0], sizeof x->tag[node]);
+    } else if (after == CF_FLATTEN) {
+        x->tag[node][0] = in->d[2];
+        x->tag[node][1] = in->d[0];
+        x->tag[node][2] = in->d[1];
+    } else if (after == CF_DENSE) {
+        ic__keras_build *kb = g_kb;
+        if (kb->n_fix == kb->cap) {
+            int cap = kb->cap ? 2 * kb->cap : 4;
+            ic__keras_fix *f = ic__realloc(kb->fix, (size_t)cap * sizeof *f);
+            if (!f)
+                return IC_ERR_NOMEM;
+            kb->fix = f;
+            kb->cap = cap;
+        }
+        ic__keras_fix *f = &kb->fix[kb->n_fix++];
+        snprintf(f->layer, sizeof f->layer, "%s", l->name);
+        f->c = x->tag[in0][0];
+        f->h = x->tag[in0][1];
+        f->w = x->tag[in0][2];
+    }
+    return IC_OK;
+}
+
+/* The output of a converted model must not depend on the layout. */
+static ic_status cfx_output(const cfx *x, const ic_model *m)
+{
+    if (!x->cf)
+        return IC_OK;
+    int o = ic__model_out_node(m);
+    const ic_layer *l = m->nodes[o].layer;
+    if (x->tag[o][0] || l->out.ndim == 3)
+        return ic_seterr(IC_ERR_UNSUPPORTED,
+                         "layer '%s' (%s): the output of a channels_first model must be a "
+                         "vector that does not depend on the layout",
+                         l->name, l->vt->class_name);
+    return IC_OK;
+}
+
 static ic_status build_sequential(ic_model *m, const cJSON *layers)
 {
     int n = cJSON_GetArraySize(layers);
     if (n < 1)
         return ic_seterr(IC_ERR_FORMAT, "sequential model '%s' has no layers", m->name);
-    for (int i = 0; i < n; i++) {
+    cfx x;
+    ic_status s = cfx_init(&x, layers, n + 2);
+    for (int i = 0; !s && i < n; i++) {
         const cJSON *e = cJSON_GetArrayItem(layers, i);
         const char *cls, *name;
         const cJSON *cfg;
-        ic_status s = entry_parts(e, i, &cls, &cfg, &name);
-        if (s)
-            return s;
+        if ((s = entry_parts(e, i, &cls, &cfg, &name)))
+            break;
         if (i == 0 && !is_model_class(cls)) {
             /* The input: an InputLayer entry (tf.keras) or the first layer's shape. */
             int nd;
             int64_t shape[3];
             char in_name[160];
             if ((s = read_batch_shape(cfg, name, &nd, shape)))
-                return s;
+                break;
+            cfx_input(&x, nd, shape);
             snprintf(in_name, sizeof in_name, "%s%s", name, is_input_layer(cls) ? "" : "_input");
             if ((s = ic_model_input(m, nd, shape, *name ? in_name : NULL, NULL)))
-                return s;
+                break;
             if (is_input_layer(cls))
                 continue;
         } else if (is_input_layer(cls)) {
-            return ic_seterr(IC_ERR_FORMAT,
-                             "sequential model '%s': InputLayer '%s' is not the first layer",
-                             m->name, name);
+            s = ic_seterr(IC_ERR_FORMAT,
+                          "sequential model '%s': InputLayer '%s' is not the first layer",
+                          m->name, name);
+            break;
         }
+        int prev = m->n_nodes - 1, after = CF_NONE;
+        cJSON *dup = NULL;
+        if (prev >= 0 && (s = cfx_layer(&x, m, cls, name, cfg, &prev, 1, &dup, &after)))
+            break;
+        const cJSON *use = dup ? dup : cfg;
         ic_layer *l;
-        if ((s = ic__layer_from_config(cls, cfg, &l)))
-            return s;
-        if ((s = ic_model_add(m, l)))
-            return s;
-        if ((s = check_axis(cfg, m->nodes[m->n_nodes - 1].layer)))
-            return s;
+        if (!(s = ic__layer_from_config(cls, use, &l)) && !(s = ic_model_add(m, l)) &&
+            !(s = check_axis(use, m->nodes[m->n_nodes - 1].layer)))
+            s = cfx_after(&x, after, m->n_nodes - 1, prev, m->nodes[m->n_nodes - 1].layer);
+        cJSON_Delete(dup);
     }
-    return IC_OK;
+    if (!s)
+        s = cfx_output(&x, m);
+    cfx_free(&x);
+    return s;
 }
 
 /* Node of the layer called name among the first n_done entries, -1 if not built yet. */
@@ -794,9 +1019,32 @@ static int known(const built *b, int n, const char *name)
     return 0;
 }
 
-/* The list of [name, node_index, tensor_index(, kwargs)] of a layer's single call. */
-static ic_status inbound_refs(const cJSON *e, const char *name, const cJSON **refs)
+/* Appends [name, node, tensor] of one Keras 3 "__keras_tensor__" argument to out. */
+static ic_status k3_tensor(const cJSON *t, const char *name, cJSON *out)
 {
+    const cJSON *cls = cJSON_GetObjectItemCaseSensitive(t, "class_name");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(t, "config"), "keras_history");
+    if (!cJSON_IsString(cls) || strcmp(cls->valuestring, "__keras_tensor__") ||
+        !cJSON_IsArray(h) || cJSON_GetArraySize(h) != 3)
+        return ic_seterr(IC_ERR_FORMAT,
+                         "layer '%s': inbound node arguments must be __keras_tensor__ objects "
+                         "with a keras_history [name, node, tensor]",
+                         name);
+    cJSON *d = cJSON_Duplicate(h, 1);
+    if (!d || !cJSON_AddItemToArray(out, d)) {
+        cJSON_Delete(d);
+        return IC_ERR_NOMEM;
+    }
+    return IC_OK;
+}
+
+/* The inputs of a layer's single call as a new list of [name, node_index, tensor_index]
+ * (the caller deletes it), from Keras 2's [[name, node, tensor, kwargs], ...] or Keras 3's
+ * {"args": [tensor | [tensor, ...]], "kwargs": {...}}. */
+static ic_status inbound_refs(const cJSON *e, const char *name, cJSON **refs)
+{
+    *refs = NULL;
     const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(e, "inbound_nodes");
     if (!cJSON_IsArray(nodes))
         return ic_seterr(IC_ERR_FORMAT, "layer '%s': 'inbound_nodes' must be a list", name);
@@ -808,26 +1056,68 @@ static ic_status inbound_refs(const cJSON *e, const char *name, const cJSON **re
                          "layer '%s' is shared (called %d times), which is not supported", name,
                          nn);
     const cJSON *call = cJSON_GetArrayItem(nodes, 0);
-    int k = cJSON_GetArraySize(call);
-    if (!cJSON_IsArray(call) || k < 1 || k > 16)
-        return ic_seterr(IC_ERR_FORMAT, "layer '%s': bad inbound node (1 to 16 inputs)", name);
-    for (int i = 0; i < k; i++) {
-        const cJSON *r = cJSON_GetArrayItem(call, i);
+    cJSON *out = cJSON_CreateArray();
+    if (!out)
+        return IC_ERR_NOMEM;
+    ic_status s = IC_OK;
+    if (cJSON_IsObject(call)) { /* Keras 3 */
+        const cJSON *args = cJSON_GetObjectItemCaseSensitive(call, "args");
+        if (!cJSON_IsArray(args) || cJSON_GetArraySize(args) < 1)
+            s = ic_seterr(IC_ERR_FORMAT, "layer '%s': inbound node has no 'args' list", name);
+        const cJSON *a = NULL;
+        if (!s) {
+            a = cJSON_GetArrayItem(args, 0);
+            if (cJSON_GetArraySize(args) > 1)
+                s = ic_seterr(IC_ERR_UNSUPPORTED,
+                              "layer '%s': calls with %d positional arguments are not supported",
+                              name, cJSON_GetArraySize(args));
+        }
+        if (!s && cJSON_IsArray(a)) {
+            const cJSON *t;
+            cJSON_ArrayForEach(t, a)
+            {
+                if ((s = k3_tensor(t, name, out)))
+                    break;
+            }
+        } else if (!s) {
+            s = k3_tensor(a, name, out);
+        }
+    } else if (cJSON_IsArray(call)) {
+        const cJSON *r;
+        cJSON_ArrayForEach(r, call)
+        {
+            cJSON *d = cJSON_Duplicate(r, 1);
+            if (!d || !cJSON_AddItemToArray(out, d)) {
+                cJSON_Delete(d);
+                s = IC_ERR_NOMEM;
+                break;
+            }
+        }
+    }
+    int k = cJSON_GetArraySize(out);
+    if (!s && (k < 1 || k > 16))
+        s = ic_seterr(IC_ERR_FORMAT, "layer '%s': bad inbound node (1 to 16 inputs)", name);
+    for (int i = 0; !s && i < k; i++) {
+        const cJSON *r = cJSON_GetArrayItem(out, i);
         const cJSON *rn = cJSON_GetArrayItem(r, 0);
         const cJSON *ni = cJSON_GetArrayItem(r, 1);
         const cJSON *ti = cJSON_GetArrayItem(r, 2);
         if (!cJSON_IsArray(r) || !cJSON_IsString(rn) || !is_int(ni) || !is_int(ti))
-            return ic_seterr(IC_ERR_FORMAT,
-                             "layer '%s': inbound node entries must be [name, node, tensor, "
-                             "kwargs]",
-                             name);
-        if (ti->valuedouble != 0)
-            return ic_seterr(IC_ERR_UNSUPPORTED,
-                             "layer '%s': input '%s' tensor %d: layers with several outputs are "
-                             "not supported",
-                             name, rn->valuestring, (int)ti->valuedouble);
+            s = ic_seterr(IC_ERR_FORMAT,
+                          "layer '%s': inbound node entries must be [name, node, tensor, "
+                          "kwargs]",
+                          name);
+        else if (ti->valuedouble != 0)
+            s = ic_seterr(IC_ERR_UNSUPPORTED,
+                          "layer '%s': input '%s' tensor %d: layers with several outputs are "
+                          "not supported",
+                          name, rn->valuestring, (int)ti->valuedouble);
     }
-    *refs = call;
+    if (s) {
+        cJSON_Delete(out);
+        return s;
+    }
+    *refs = out;
     return IC_OK;
 }
 
@@ -859,7 +1149,8 @@ static ic_status build_functional(ic_model *m, const cJSON *cfg, const cJSON *la
     built *b = ic__calloc((size_t)n, sizeof *b);
     if (!b)
         return IC_ERR_NOMEM;
-    ic_status s = IC_OK;
+    cfx x;
+    ic_status s = cfx_init(&x, layers, n + 1);
     for (int i = 0; !s && i < n; i++) {
         const char *cls;
         const cJSON *c;
@@ -892,8 +1183,7 @@ static ic_status build_functional(ic_model *m, const cJSON *cfg, const cJSON *la
                 } else if (!(s = read_batch_shape(c, b[i].name, &nd, shape))) {
                     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(c, "dtype");
                     const cJSON *sp = cJSON_GetObjectItemCaseSensitive(c, "sparse");
-                    if (dt && !cJSON_IsNull(dt) &&
-                        !(cJSON_IsString(dt) && !strcmp(dt->valuestring, "float32")))
+                    if (!dtype_ok(dt))
                         s = ic_seterr(IC_ERR_UNSUPPORTED, "input '%s': dtype must be float32",
                                       b[i].name);
                     else if (cJSON_IsTrue(sp))
@@ -901,11 +1191,13 @@ static ic_status build_functional(ic_model *m, const cJSON *cfg, const cJSON *la
                                       "input '%s': sparse inputs are not "
                                       "supported",
                                       b[i].name);
-                    else
+                    else {
+                        cfx_input(&x, nd, shape);
                         s = ic_model_input(m, nd, shape, b[i].name, &b[i].node);
+                    }
                 }
             } else {
-                const cJSON *refs = NULL;
+                cJSON *refs = NULL;
                 if ((s = inbound_refs(e, b[i].name, &refs)))
                     break;
                 int ins[16], k = cJSON_GetArraySize(refs), ready = 1;
@@ -918,14 +1210,21 @@ static ic_status build_functional(ic_model *m, const cJSON *cfg, const cJSON *la
                     else if ((ins[j] = node_of(b, n, rn)) < 0)
                         ready = 0;
                 }
+                cJSON_Delete(refs);
                 if (s || !ready)
                     continue;
+                int after = CF_NONE;
+                cJSON *dup = NULL;
+                if ((s = cfx_layer(&x, m, cls, b[i].name, c, ins, k, &dup, &after)))
+                    break;
+                const cJSON *use = dup ? dup : c;
                 ic_layer *l;
-                if ((s = ic__layer_from_config(cls, c, &l)))
+                if (!(s = ic__layer_from_config(cls, use, &l)) &&
+                    !(s = ic_model_apply(m, l, k, ins, &b[i].node)) && !(s = check_axis(use, l)))
+                    s = cfx_after(&x, after, b[i].node, ins[0], l);
+                cJSON_Delete(dup);
+                if (s)
                     break;
-                if ((s = ic_model_apply(m, l, k, ins, &b[i].node)))
-                    break;
-                s = check_axis(c, l);
             }
             if (!s) {
                 left--;
@@ -959,6 +1258,9 @@ static ic_status build_functional(ic_model *m, const cJSON *cfg, const cJSON *la
                               m->name, out_name)
                   : ic_model_set_output(m, o);
     }
+    if (!s)
+        s = cfx_output(&x, m);
+    cfx_free(&x);
     ic__free(b);
     return s;
 }
@@ -991,12 +1293,32 @@ static ic_status build_model(const char *cls, const cJSON *cfg, ic_model **out)
     return IC_OK;
 }
 
+ic_status ic__model_from_keras_config(const char *json, const char *file, ic__keras_build *kb,
+                                      ic_model **out)
+{
+    ic__keras_build *prev = g_kb;
+    g_kb = kb;
+    ic_status s = ic__model_from_config(json, file, out);
+    g_kb = prev;
+    return s;
+}
+
+void ic__keras_build_free(ic__keras_build *kb)
+{
+    if (!kb)
+        return;
+    ic__free(kb->fix);
+    memset(kb, 0, sizeof *kb);
+}
+
 ic_status ic__model_from_config(const char *json, const char *file, ic_model **out)
 {
     *out = NULL;
     const char *where = file ? file : "model_config";
     const char *end = NULL;
-    cJSON *root = json ? cJSON_ParseWithOpts(json, &end, 1) : NULL;
+    cJSON *root = NULL;
+    if (ic__json_parse(json, &end, 1, &root) == IC_ERR_NOMEM)
+        return ic__errctx(IC_ERR_NOMEM, "%s: reading model_config", where);
     if (!root) {
         size_t off = json && end ? (size_t)(end - json) : 0;
         return ic_seterr(IC_ERR_FORMAT, "%s: model_config is not valid JSON (error at byte %zu)",

@@ -8,6 +8,7 @@
  * keras_h5.c : the save_weights layout, read and written on an open group, so the same
  *              code serves weights files and the model_weights group of model files.
  * config.c   : Keras model_config JSON <-> models (layer get_config / from_config).
+ * keras_model.c : full-model files saved by Keras itself, or model.to_json() + weights.
  * model_file.c, download.c : public entry points declared in imgclass/io.h.
  */
 #ifndef IC_IO_IMPL_H
@@ -71,6 +72,20 @@ ic_status ic__model_to_config(const ic_model *m, char **json);
 /* Builds a model from model_config JSON (what ic__model_to_config writes; Keras files are
  * issue #8). */
 ic_status ic__model_from_config(const char *json, const char *file, ic_model **out);
+/* Building a model from a Keras file's model_config (keras_model.c): a channels_first
+ * model is converted to our layout; fix lists the Dense layers whose kernel rows must be
+ * permuted from (C, H, W) to (H, W, C) order after the weights are loaded. */
+typedef struct ic__keras_fix {
+    char layer[128];
+    int64_t c, h, w;
+} ic__keras_fix;
+typedef struct ic__keras_build {
+    ic__keras_fix *fix;
+    int n_fix, cap;
+} ic__keras_build;
+ic_status ic__model_from_keras_config(const char *json, const char *file, ic__keras_build *kb,
+                                      ic_model **out);
+void ic__keras_build_free(ic__keras_build *kb);
 struct cJSON;
 /* One layer from its Keras {"class_name", "config"} pair (through the public constructors). */
 ic_status ic__layer_from_config(const char *class_name, const struct cJSON *config,

@@ -353,7 +353,9 @@ void ic_model_meta_free(ic_model_meta *meta)
 static ic_status parse_meta(const char *json, const char *file, ic_model_meta *meta)
 {
     memset(meta, 0, sizeof *meta);
-    cJSON *root = cJSON_Parse(json);
+    cJSON *root;
+    if (ic__json_parse(json, NULL, 0, &root) == IC_ERR_NOMEM)
+        return ic__errctx(IC_ERR_NOMEM, "%s: reading imgclass_meta", file);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return ic_seterr(IC_ERR_FORMAT, "%s: imgclass_meta is not valid JSON", file);
@@ -438,7 +440,9 @@ static int bool_or(const cJSON *obj, const char *key, int def)
 static ic_status parse_training_config(const char *json, const char *file, ic_compile_opts *o)
 {
     *o = ic_compile_opts_default();
-    cJSON *root = cJSON_Parse(json);
+    cJSON *root;
+    if (ic__json_parse(json, NULL, 0, &root) == IC_ERR_NOMEM)
+        return ic__errctx(IC_ERR_NOMEM, "%s: reading training_config", file);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return ic_seterr(IC_ERR_FORMAT, "%s: training_config is not valid JSON", file);

@@ -1,6 +1,9 @@
 /* layer_common.c - the parts every layer shares: names, params, initialisers, shapes. */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,15 +55,66 @@ void ic__layer_init(ic_layer *l, const ic__layer_vtbl *vt, const char *name,
         snprintf(l->name, sizeof l->name, "%s_%d", auto_prefix, ic__next_uid(auto_prefix));
 }
 
+/* ---- Limit on parameters (hostile model configs: Dense(units=2^40), Conv2D(filters=1e9)) ---- */
+
+/* Largest number of float parameters in one layer (2^31 = 8 GiB). */
+#define IC_MAX_PARAMS ((int64_t)1 << 31)
+
+/* IC_MAX_PARAMS floats per layer unless IMGCLASS_MAX_PARAMS holds a positive integer (read
+ * once; the store is idempotent, so racing threads agree). docs/security.md. */
+static int64_t max_params(void)
+{
+    static _Atomic int64_t cache;
+    int64_t v = atomic_load_explicit(&cache, memory_order_relaxed);
+    if (v > 0)
+        return v;
+    v = IC_MAX_PARAMS;
+    const char *e = getenv("IMGCLASS_MAX_PARAMS");
+    if (e && *e) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(e, &end, 10);
+        if (!*end && !errno && x > 0)
+            v = (int64_t)x;
+    }
+    atomic_store_explicit(&cache, v, memory_order_relaxed);
+    return v;
+}
+
 ic_status ic__layer_add_param(ic_layer *l, const char *name, int ndim, const int64_t *shape,
                               int always_frozen, ic__param **out)
 {
     if (l->n_params >= IC__MAX_LAYER_PARAMS)
         return ic_seterr(IC_ERR_INTERNAL, "layer '%s': too many weights", l->name);
+    if (ndim < 0 || ndim > IC_MAX_DIMS)
+        return ic_seterr(IC_ERR_INTERNAL, "layer '%s': weight '%s' of rank %d", l->name, name,
+                         ndim);
+    /* Counted without overflow, before anything is allocated: this weight plus the layer's
+     * others must stay within the limit. */
+    int64_t limit = max_params(), have = 0, n = 1;
+    for (int i = 0; i < l->n_params; i++)
+        have += ic_tensor_numel(&l->params[i]->value);
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return ic_seterr(IC_ERR_SHAPE, "layer '%s': weight '%s' has a negative dimension",
+                             l->name, name);
+        if (shape[i] > 0 && n > (limit - have) / shape[i]) {
+            char dims[160];
+            int k = 0;
+            for (int j = 0; j < ndim && k < (int)sizeof dims - 24; j++)
+                k += snprintf(dims + k, sizeof dims - (size_t)k, "%s%lld", j ? ", " : "",
+                              (long long)shape[j]);
+            return ic_seterr(IC_ERR_UNSUPPORTED,
+                             "layer '%s': weight '%s' of shape (%s) is too large: the layer "
+                             "would have more than %lld parameters (set IMGCLASS_MAX_PARAMS to "
+                             "raise the limit)",
+                             l->name, name, dims, (long long)limit);
+        }
+        n *= shape[i];
+    }
     ic__param *p = ic__calloc(1, sizeof *p);
     if (!p)
         return IC_ERR_NOMEM;
-    int64_t n = ic__numel(ndim, shape);
     float *d = ic__malloc_aligned((size_t)n * sizeof(float));
     if (!d) {
         ic__free(p);

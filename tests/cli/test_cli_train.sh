@@ -156,6 +156,25 @@ expect_in ftbad ftbad.err "^imgclass finetune: --unfreeze-from: no layer 'block9
 run ftnobase "$IMGCLASS" finetune m.h5 data -o ft3.h5
 expect_rc ftnobase 1
 expect_in ftnobase ftnobase.err 'has no nested base model'
+# --freeze-bn (the default for bases with BatchNormalization) / --train-bn: a structural
+# check on MobileNetV2 0.35 at 32x32 (one step): 13 BN layers from block_13_expand on keep
+# gamma and beta (7,920 parameters) frozen unless --train-bn
+run mb "$IMGCLASS" train data -o mb.h5 --base mobilenet_v2 --alpha 0.35 --weights none \
+    --target-size 32x32 --head 8 --batch-size 8 --epochs 1 --steps-per-epoch 1 --freeze-base
+expect_rc mb 0
+for m in default freeze-bn train-bn; do
+    flag=(--$m)
+    [ $m = default ] && flag=()
+    run mb_$m "$IMGCLASS" finetune mb.h5 data --unfreeze-from block_13_expand --lr 1e-5 \
+        --epochs 1 --steps-per-epoch 1 --validation-steps 1 --batch-size 8 "${flag[@]}" -o mb_$m.h5
+    expect_rc mb_$m 0
+done
+expect_in mb_default mb_default.out '^Trainable params: 313,025 of 420,465$'
+expect_in mb_default mb_default.out '^BatchNormalization: 13 unfrozen layers kept frozen'
+expect_in mb_freeze-bn mb_freeze-bn.out '^Trainable params: 313,025 of 420,465$'
+expect_in mb_train-bn mb_train-bn.out '^Trainable params: 320,945 of 420,465$'
+run fbtrain "$IMGCLASS" train data -o x.h5 --freeze-bn
+expect_rc fbtrain 2
 
 # ---- --cache-features ----
 run cf "$IMGCLASS" train data -o cf.h5 --base vgg16 --weights none --cache-features \
