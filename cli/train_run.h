@@ -65,6 +65,8 @@ typedef struct tr_opts {
     int resume;
 } tr_opts;
 
+/* Is p an existing directory? */
+int tr_is_dir(const char *p);
 void tr_opts_init(tr_opts *o, tr_kind kind);
 /* Parses argv[start..argc) into o (on top of what o holds). Returns 0, 2 after a usage
  * error (printed), or -1 when --help was printed (exit 0). */

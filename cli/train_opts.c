@@ -1,0 +1,340 @@
+/* train_opts.c - the options `imgclass train` and `imgclass finetune` share: parsing,
+ * checks, and what they turn into (the augmenting generator, the compile options). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "train_run.h"
+
+/* ---------------------------------------------------------------- options ---- */
+
+void tr_opts_init(tr_opts *o, tr_kind kind)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = kind;
+    o->cmd = kind == TR_TRAIN ? "train" : "finetune";
+    o->head = 256;
+    o->freeze = -1;
+    o->freeze_bn = -1;
+    o->dropout = 0.5;
+    o->th = o->tw = 150;
+    o->preprocess = IC_PREPROCESS_NONE;
+    o->rescale = 1.0 / 255;
+    ic_cli_aug_init(&o->aug);
+    o->opt = IC_OPT_RMSPROP;
+    o->epochs = 30;
+    o->batch = 20;
+    o->seed = 1;
+}
+
+static int parse_num(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "1/255", "0.00392", "none" (= 0). */
+static int parse_rescale(const char *s, double *out)
+{
+    if (!strcmp(s, "none")) {
+        *out = 0;
+        return 0;
+    }
+    const char *slash = strchr(s, '/');
+    if (!slash)
+        return parse_num(s, out);
+    char a[64];
+    double x, y;
+    size_t n = (size_t)(slash - s);
+    if (n == 0 || n >= sizeof a)
+        return -1;
+    memcpy(a, s, n);
+    a[n] = '\0';
+    if (parse_num(a, &x) || parse_num(slash + 1, &y) || y == 0)
+        return -1;
+    *out = x / y;
+    return 0;
+}
+
+static int parse_pos(const char *cmd, const char *flag, const char *v, long min, long *out)
+{
+    if (ic_cli_parse_int(v, out) || *out < min)
+        return ic_cli_usage_error(cmd, "%s needs a number >= %ld, got '%s'", flag, min, v);
+    return 0;
+}
+
+/* Train-only and finetune-only flags: a one-line error when given to the other. */
+static int only_for(const tr_opts *o, tr_kind k, const char *flag)
+{
+    if (o->kind == k)
+        return 0;
+    if (o->kind == TR_FINETUNE)
+        return ic_cli_usage_error(o->cmd,
+                                  "%s is a train option (finetune takes the model, its "
+                                  "input size and preprocessing from MODEL.h5)",
+                                  flag);
+    return ic_cli_usage_error(o->cmd, "%s is a finetune option", flag);
+}
+
+int tr_parse(tr_opts *o, int argc, char **argv, int start)
+{
+    const char *cmd = o->cmd;
+    int npos = 0;
+    for (int i = start; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = ic_cli_common_opt(cmd, argc, argv, &i);
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if ((r = ic_cli_aug_opt(cmd, argc, argv, &i, &o->aug)) < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+            return -1;
+        if (a[0] != '-' || !strcmp(a, "-")) {
+            if (o->kind == TR_FINETUNE && npos == 0)
+                o->model_in = a;
+            else if ((o->kind == TR_FINETUNE && npos == 1) || (o->kind == TR_TRAIN && npos == 0))
+                o->data_dir = a;
+            else
+                return ic_cli_usage_error(cmd, "unexpected argument '%s'", a);
+            npos++;
+            continue;
+        }
+        /* flags without a value */
+        if (!strcmp(a, "--resume")) {
+            o->resume = 1;
+            continue;
+        }
+        if (!strcmp(a, "--freeze-base") || !strcmp(a, "--no-freeze-base")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            o->freeze = !strcmp(a, "--freeze-base");
+            continue;
+        }
+        if (!strcmp(a, "--freeze-bn") || !strcmp(a, "--train-bn")) {
+            if (only_for(o, TR_FINETUNE, a))
+                return 2;
+            o->freeze_bn = !strcmp(a, "--freeze-bn");
+            continue;
+        }
+        if (!strcmp(a, "--cache-features")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            o->cache_features = 1;
+            continue;
+        }
+        if (!v)
+            return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
+        i++;
+        double x;
+        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            o->out = v;
+        } else if (!strcmp(a, "--model")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            if (strcmp(v, "smallcnn"))
+                return ic_cli_usage_error(cmd,
+                                          "unknown --model '%s' (expected smallcnn; for a "
+                                          "pretrained base use --base vgg16|vgg19|"
+                                          "mobilenet_v2|resnet50)",
+                                          v);
+            o->model = v;
+        } else if (!strcmp(a, "--base")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            if (strcmp(v, "vgg16") && strcmp(v, "vgg19") && strcmp(v, "mobilenet_v2") &&
+                strcmp(v, "resnet50"))
+                return ic_cli_usage_error(
+                    cmd, "unknown base '%s' (expected vgg16, vgg19, mobilenet_v2 or resnet50)", v);
+            o->base = v;
+        } else if (!strcmp(a, "--alpha")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            if (parse_num(v, &x) || x <= 0)
+                return ic_cli_usage_error(cmd,
+                                          "--alpha needs a positive number (0.35, 0.5, "
+                                          "0.75, 1.0, 1.3, 1.4), got '%s'",
+                                          v);
+            o->alpha = x;
+        } else if (!strcmp(a, "--weights")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            o->weights = v;
+        } else if (!strcmp(a, "--head")) {
+            if (only_for(o, TR_TRAIN, a) || parse_pos(cmd, a, v, 1, &o->head))
+                return 2;
+        } else if (!strcmp(a, "--dropout")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            if (parse_num(v, &x) || x < 0 || x >= 1)
+                return ic_cli_usage_error(cmd, "--dropout needs a rate in [0, 1), got '%s'", v);
+            o->dropout = x;
+        } else if (!strcmp(a, "--target-size")) {
+            int64_t c;
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            if (ic_cli_parse_shape(v, &o->th, &o->tw, &c) || c != 3)
+                return ic_cli_usage_error(cmd, "--target-size needs HxW like 150x150, got '%s'", v);
+            o->size_given = 1;
+        } else if (!strcmp(a, "--preprocess")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            if (ic_preprocess_parse(v, &o->preprocess) != IC_OK)
+                return ic_cli_usage_error(
+                    cmd, "--preprocess must be none, caffe, tf or torch, got '%s'", v);
+            o->preprocess_given = 1;
+        } else if (!strcmp(a, "--rescale")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            if (parse_rescale(v, &o->rescale) || o->rescale < 0)
+                return ic_cli_usage_error(
+                    cmd, "--rescale needs a factor like 1/255 or 0.5, or none, got '%s'", v);
+            o->rescale_given = 1;
+        } else if (!strcmp(a, "--unfreeze-from")) {
+            if (only_for(o, TR_FINETUNE, a))
+                return 2;
+            o->unfreeze_from = v;
+        } else if (!strcmp(a, "--base-layer")) {
+            if (only_for(o, TR_FINETUNE, a))
+                return 2;
+            o->base_layer = v;
+        } else if (!strcmp(a, "--optimizer")) {
+            if (ic_optimizer_parse(v, &o->opt) != IC_OK)
+                return ic_cli_usage_error(cmd, "--optimizer must be rmsprop, adam or sgd, got '%s'",
+                                          v);
+        } else if (!strcmp(a, "--lr")) {
+            if (parse_num(v, &x) || x <= 0)
+                return ic_cli_usage_error(cmd, "--lr needs a positive number like 2e-5, got '%s'",
+                                          v);
+            o->lr = x;
+        } else if (!strcmp(a, "--epochs")) {
+            if (parse_pos(cmd, a, v, 1, &o->epochs))
+                return 2;
+            if (o->epochs > 1000000)
+                return ic_cli_usage_error(cmd, "--epochs %ld is too large", o->epochs);
+        } else if (!strcmp(a, "--steps-per-epoch")) {
+            if (parse_pos(cmd, a, v, 1, &o->steps))
+                return 2;
+        } else if (!strcmp(a, "--validation-steps")) {
+            if (parse_pos(cmd, a, v, 1, &o->vsteps))
+                return 2;
+        } else if (!strcmp(a, "--batch-size")) {
+            if (parse_pos(cmd, a, v, 1, &o->batch))
+                return 2;
+        } else if (!strcmp(a, "--seed")) {
+            char *end;
+            errno = 0;
+            unsigned long long s = strtoull(v, &end, 10);
+            if (!*v || *end || *v == '-' || errno)
+                return ic_cli_usage_error(cmd, "--seed needs a number >= 0, got '%s'", v);
+            o->seed = s;
+        } else if (!strcmp(a, "--workers")) {
+            if (parse_pos(cmd, a, v, 1, &o->workers))
+                return 2;
+        } else if (!strcmp(a, "--save-best")) {
+            if (!strcmp(v, "val_acc"))
+                o->save_best = TR_BEST_VAL_ACC;
+            else if (!strcmp(v, "val_loss"))
+                o->save_best = TR_BEST_VAL_LOSS;
+            else
+                return ic_cli_usage_error(cmd, "--save-best must be val_acc or val_loss, got '%s'",
+                                          v);
+        } else if (!strcmp(a, "--early-stopping")) {
+            if (parse_pos(cmd, a, v, 1, &o->patience))
+                return 2;
+        } else {
+            return ic_cli_usage_error(cmd, "unknown option: %s", a);
+        }
+    }
+    return 0;
+}
+
+/* Any augmentation at all (a flag that leaves everything at identity does not count). */
+static int augments(const tr_opts *o)
+{
+    ic_image_data_generator g = ic_cli_aug_generator(&o->aug);
+    return g.rotation_range != 0 || g.width_shift_range != 0 || g.height_shift_range != 0 ||
+           g.shear_range != 0 || g.zoom_lo != 1 || g.zoom_hi != 1 || g.horizontal_flip ||
+           g.vertical_flip;
+}
+
+int tr_check(const tr_opts *o)
+{
+    const char *cmd = o->cmd;
+    if (!o->out)
+        return ic_cli_usage_error(cmd, "-o MODEL.h5 is required");
+    if (o->kind == TR_FINETUNE && !o->model_in && !o->resume)
+        return ic_cli_usage_error(cmd, "give the model to fine-tune and the data: "
+                                       "imgclass finetune MODEL.h5 DATA_DIR -o OUT.h5");
+    if (!o->data_dir)
+        return ic_cli_usage_error(cmd, "DATA_DIR (with train/ and validation/) is required");
+    if (o->model && o->base)
+        return ic_cli_usage_error(cmd, "give --model or --base, not both");
+    if (!o->base) {
+        if (o->alpha || o->weights || o->freeze >= 0 || o->cache_features || o->head != 256)
+            return ic_cli_usage_error(cmd, "--alpha, --weights, --head, --freeze-base and "
+                                           "--cache-features need --base");
+    } else if (o->alpha && strcmp(o->base, "mobilenet_v2")) {
+        return ic_cli_usage_error(cmd, "--alpha is for --base mobilenet_v2 only");
+    }
+    const char *slash = strrchr(o->out, '/');
+    if (slash && slash != o->out) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - o->out), o->out);
+        if (!tr_is_dir(dir)) {
+            fprintf(stderr, "imgclass %s: cannot write %s: %s is not a directory\n", cmd, o->out,
+                    dir);
+            return 1;
+        }
+    }
+    if (o->cache_features) {
+        if (o->freeze == 0)
+            return ic_cli_usage_error(cmd, "--cache-features needs a frozen base "
+                                           "(drop --no-freeze-base)");
+        if (augments(o))
+            return ic_cli_usage_error(cmd, "--cache-features runs the base once over "
+                                           "un-augmented images: augmentation options cannot "
+                                           "be used with it");
+        if (o->resume)
+            return ic_cli_usage_error(cmd, "--resume is not available with --cache-features "
+                                           "(the head trains in seconds: run again)");
+    }
+    return 0;
+}
+
+ic_image_data_generator tr_generator(const tr_opts *o, int training)
+{
+    ic_image_data_generator g =
+        training ? ic_cli_aug_generator(&o->aug) : ic_image_data_generator_default();
+    double r = o->rescale;
+    if (!o->rescale_given && o->kind == TR_TRAIN && o->preprocess != IC_PREPROCESS_NONE)
+        r = 0; /* preprocess_input does the scaling */
+    g.rescale = (float)r;
+    g.preprocess = o->preprocess;
+    return g;
+}
+
+ic_compile_opts tr_compile_opts(const tr_opts *o, int n_classes)
+{
+    ic_compile_opts c = ic_compile_opts_default();
+    c.optimizer = ic_optimizer_opts_default(o->opt);
+    if (o->lr > 0)
+        c.optimizer.lr = (float)o->lr;
+    c.loss = n_classes > 2 ? IC_LOSS_CATEGORICAL_CROSSENTROPY : IC_LOSS_BINARY_CROSSENTROPY;
+    c.metric_accuracy = 1;
+    return c;
+}
+
