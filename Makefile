@@ -66,8 +66,9 @@ demo: build
 # The seed's three techniques on real photos (issue #6; not part of check): from scratch,
 # feature extraction (cached features at 150x150 and the base's native 224x224, and with
 # augmentation), fine-tuning. Results in results/<technique>/ and results/summary.tsv,
-# reported in docs/results.md. Shorter schedules than the seed's by default (about two
-# hours on 2 cores); REPRO_FULL=1 runs the seed's epochs. See scripts/reproduce.sh.
+# reported in docs/results.md. The scratch run keeps the seed's 100 epochs, the
+# pretrained runs use fewer (about 100 minutes in all on 2 cores); REPRO_FULL=1 runs the
+# seed's epochs everywhere. See scripts/reproduce.sh.
 reproduce: build
 	./scripts/reproduce.sh $(BUILD) scratch features finetune
 

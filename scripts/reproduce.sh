@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# make reproduce: the seed's three techniques on cats vs dogs (issue #6), with its
+# hyper-parameters, on the best base available here; docs/results.md reports a run.
+#
+#   scratch   the book's small convnet from scratch, augmentation + dropout, 150x150,
+#             RMSprop lr 1e-4, batch 20, 100 steps per epoch (seed: 100 epochs)
+#   features  (a) fast: the frozen base runs once over the un-augmented images
+#             (--cache-features), a Dense 256 head trains on the stored features,
+#             30 epochs, lr 2e-5: at 150x150 (the seed's size) and at the base's native
+#             224x224, for the main base and the small variant;
+#             (b) the seed's: frozen base + augmentation end to end, 100 steps per epoch,
+#             lr 2e-5 (seed: 30 epochs), at both sizes
+#   finetune  the base unfrozen from UNFREEZE on, starting from the model of (b) (the
+#             seed's order; from (a)'s when (b) has not run) at both sizes,
+#             augmentation, RMSprop lr 1e-5, 100 steps per epoch (seed: 100 epochs);
+#             BatchNormalization layers stay in inference mode (finetune's --freeze-bn
+#             default)
+#
+# Base: VGG16 when its ImageNet weights are cached ('imgclass weights path vgg16_notop';
+# unfreeze from block3_conv1 as the seed), else MobileNetV2 alpha 1.0 and, as the small
+# variant, alpha 0.35 from ../shared/weights (tf preprocessing x/127.5 - 1). MobileNetV2
+# is unfrozen from block_13_expand: block 13 opens the network's last resolution stage
+# (stride 2, 160 then 320 channels), so blocks 13-16 and Conv_1 train - layers 118-155 of
+# 155 but 74 % of the base's weights, as the seed's block3_conv1 unfreezes most of
+# VGG16's - while the general features of blocks 0-12 stay as pretrained. BN layers stay
+# in inference mode (finetune's --freeze-bn default). docs/results.md says more.
+#
+# Every run writes NAME.h5, NAME.history.csv/.json, NAME.png (imgclass plot), NAME.log
+# and NAME.test.txt (imgclass evaluate on the untouched test/ split) into
+# results/<technique>/, and one line to results/summary.tsv.
+#
+# Schedules: the scratch run keeps the seed's 100 epochs (15-20 s each on 2 idle
+# cores); the pretrained runs' augmented epochs cost 1-2 minutes each at 224 there, so
+# their 30 + 100 epochs do not fit in two hours and the defaults below are shorter; set
+# the variables to the seed's numbers (REPRO_FULL=1 sets them all) for the full run.
+#
+# Usage: scripts/reproduce.sh [BUILD_DIR] [scratch|features|finetune ...]
+# env:   IMGCLASS_DATA, REPRO_OUT (results), REPRO_THREADS (nproc),
+#        REPRO_SCRATCH_EPOCHS (default 100 as the seed), REPRO_FEATURES_EPOCHS (cached, 30),
+#        REPRO_AUG_EPOCHS (augmented feature extraction, default 5; seed 30),
+#        REPRO_FINETUNE_EPOCHS (default 5; seed 100), REPRO_SIZES ("150 224"),
+#        REPRO_STEPS (steps per epoch, 100; smaller for a smoke test),
+#        REPRO_FULL=1 (the seed's epochs everywhere)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=build
+case ${1:-} in scratch | features | finetune | "") ;; *) build=$1; shift ;; esac
+case $build in /*) ;; *) build=$here/$build ;; esac
+bin=$build/imgclass
+techniques=("$@")
+[ ${#techniques[@]} -gt 0 ] || techniques=(scratch features finetune)
+out=${REPRO_OUT:-$here/results}
+threads=${REPRO_THREADS:-$(nproc)}
+shared=$here/../shared
+data=${IMGCLASS_DATA:-$shared/data/cats_and_dogs_small}
+sizes=${REPRO_SIZES:-150 224}
+steps=${REPRO_STEPS:-100}
+if [ "${REPRO_FULL:-0}" = 1 ]; then
+    e_scratch=100 e_cached=30 e_aug=30 e_ft=100
+else
+    e_scratch=${REPRO_SCRATCH_EPOCHS:-100}
+    e_cached=${REPRO_FEATURES_EPOCHS:-30}
+    e_aug=${REPRO_AUG_EPOCHS:-5}
+    e_ft=${REPRO_FINETUNE_EPOCHS:-5}
+fi
+
+if [ ! -x "$bin" ]; then
+    echo "reproduce: $bin not found: build first (make build)" >&2
+    exit 1
+fi
+if [ ! -d "$data/train" ] || [ ! -d "$data/validation" ] || [ ! -d "$data/test" ]; then
+    echo "reproduce: no dataset at $data (train/, validation/, test/; see scripts/demo.sh)" >&2
+    exit 1
+fi
+
+# ---- base ----
+if vgg=$("$bin" weights path vgg16_notop 2>/dev/null); then
+    # the seed feeds VGG16 with rescale 1/255 (not caffe's preprocess_input): as it does
+    bases=("vgg16 1.0 $vgg none 1/255")
+    unfreeze=block3_conv1
+else
+    w10=$shared/weights/mobilenet_v2_1.0_224_no_top.h5
+    w035=$shared/weights/mobilenet_v2_0.35_224_no_top.h5
+    for w in "$w10" "$w035"; do
+        [ -f "$w" ] || { echo "reproduce: no VGG16 weights cached and no $w" >&2; exit 1; }
+    done
+    bases=("mobilenet_v2 1.0 $w10 tf none" "mobilenet_v2 0.35 $w035 tf none")
+    unfreeze=block_13_expand
+fi
+main_base=${bases[0]}
+
+mkdir -p "$out"
+summary=$out/summary.tsv
+[ -f "$summary" ] || printf 'technique\tname\tepochs\tsteps\tbest_val_acc\ttest_acc\twall_s\n' >"$summary"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo "== imgclass reproduce: $("$bin" --version), $threads threads, $(nproc) cores ($cpu)"
+echo "data: $data; results: $out; techniques: ${techniques[*]}"
+echo "epochs: scratch $e_scratch, cached features $e_cached, augmented features $e_aug," \
+    "fine-tuning $e_ft (seed: 100, 30, 30, 100)"
+# validation: one pass over validation/ (the default; 50 steps of 20 as the seed's)
+common=(--batch-size 20 --seed 1 --threads "$threads")
+
+# finish TECHNIQUE NAME EPOCHS STEPS START: plot, evaluate on test/, one summary line
+finish() {
+    local tech=$1 name=$2 epochs=$3 steps=$4 t0=$5 dir=$out/$1
+    local wall=$(($(date +%s) - t0))
+    "$bin" plot "$dir/$name.history.csv" -o "$dir/$name.png" --width 640 --height 480 \
+        --title "$tech: $name" >/dev/null
+    "$bin" evaluate "$dir/$name.h5" "$data/test" --batch-size 20 --threads "$threads" \
+        >"$dir/$name.test.txt"
+    local acc best
+    acc=$(sed -n 's/^accuracy: \([0-9.]*\).*/\1/p' "$dir/$name.test.txt")
+    best=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="val_acc") k=i; next}
+                    $k>b{b=$k} END{printf "%.4f", b}' "$dir/$name.history.csv")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tech" "$name" "$epochs" "$steps" "$best" "$acc" \
+        "$wall" >>"$summary"
+    echo "-- $tech/$name: best val_acc $best, test accuracy $acc, $wall s (train + evaluate)"
+}
+
+# run TECHNIQUE NAME EPOCHS STEPS CMD...: the command's output to NAME.log, then finish
+run() {
+    local tech=$1 name=$2 epochs=$3 steps=$4
+    shift 4
+    mkdir -p "$out/$tech"
+    echo
+    echo "== $tech/$name: $*"
+    local t0
+    t0=$(date +%s)
+    if ! "$@" 2>&1 | tee "$out/$tech/$name.log"; then
+        echo "reproduce: $tech/$name failed (see $out/$tech/$name.log)" >&2
+        exit 1
+    fi
+    finish "$tech" "$name" "$epochs" "$steps" "$t0"
+}
+
+tag() { # tag "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE -> mnv2_1.0_150 / vgg16_150
+    set -- $1 "$2"
+    case $1 in mobilenet_v2) echo "mnv2_$2_$6" ;; *) echo "$1_$6" ;; esac
+}
+
+# cached-feature extraction (also the starting point of fine-tuning)
+cached() { # cached "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE
+    local b=$1 s=$2 name
+    name=$(tag "$b" "$s")
+    set -- $b
+    local alpha=()
+    [ "$1" != mobilenet_v2 ] || alpha=(--alpha "$2")
+    run features "${name}_cached" "$e_cached" - "$bin" train "$data" \
+        -o "$out/features/${name}_cached.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} --weights "$3" \
+        --preprocess "$4" --rescale "$5" --target-size "${s}x${s}" --head 256 --freeze-base \
+        --cache-features --epochs "$e_cached" --lr 2e-5 "${common[@]}"
+}
+
+for t in "${techniques[@]}"; do
+    case $t in
+    scratch)
+        run scratch smallcnn_150 "$e_scratch" "$steps" "$bin" train "$data" \
+            -o "$out/scratch/smallcnn_150.h5" --model smallcnn --augment --dropout 0.5 \
+            --target-size 150x150 --lr 1e-4 --epochs "$e_scratch" --steps-per-epoch "$steps" \
+            "${common[@]}"
+        ;;
+    features)
+        for b in "${bases[@]}"; do
+            for s in $sizes; do cached "$b" "$s"; done
+        done
+        set -- $main_base
+        alpha=()
+        [ "$1" != mobilenet_v2 ] || alpha=(--alpha "$2")
+        for s in $sizes; do
+            name=$(tag "$main_base" "$s")_aug
+            run features "$name" "$e_aug" "$steps" "$bin" train "$data" \
+                -o "$out/features/$name.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} \
+                --weights "$3" --preprocess "$4" --rescale "$5" --target-size "${s}x$s" \
+                --head 256 --freeze-base --augment --epochs "$e_aug" --steps-per-epoch "$steps" \
+                --lr 2e-5 "${common[@]}"
+        done
+        ;;
+    finetune)
+        for s in $sizes; do
+            # the seed's order: from the augmented feature-extraction model; when that
+            # has not run (make reproduce-finetune alone), from the fast cached one
+            head=$(tag "$main_base" "$s")_aug
+            if [ ! -f "$out/features/$head.h5" ]; then
+                head=$(tag "$main_base" "$s")_cached
+                [ -f "$out/features/$head.h5" ] || cached "$main_base" "$s"
+            fi
+            name=$(tag "$main_base" "$s")_from_$unfreeze
+            run finetune "$name" "$e_ft" "$steps" "$bin" finetune "$out/features/$head.h5" "$data" \
+                -o "$out/finetune/$name.h5" --unfreeze-from "$unfreeze" --augment \
+                --lr 1e-5 --epochs "$e_ft" --steps-per-epoch "$steps" \
+                "${common[@]}"
+        done
+        ;;
+    *)
+        echo "reproduce: unknown technique '$t' (scratch, features or finetune)" >&2
+        exit 2
+        ;;
+    esac
+done
+echo
+echo "== summary ($summary)"
+column -t -s $'\t' "$summary" 2>/dev/null || cat "$summary"
