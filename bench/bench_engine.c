@@ -7,8 +7,13 @@
  *   finetune (c) the same model trainable from block3_conv1 on
  *   small    (d) training step of the book's small convnet (dropout 0.5)
  * Usage: bench_engine [--tests fwd,feat,finetune,small] [--iters N] [--reps R]
- *                     [--warmup W] [--batch B]
- * Prints one "RESULT test=..." line per test (scripts/bench.sh compares with PyTorch). */
+ *                     [--warmup W] [--batch B] [--precision fp32|bf16]
+ * Prints one "RESULT test=..." line per test (scripts/bench.sh compares with PyTorch),
+ * with GFLOP/s from the FLOP counts of ../shared/bench/README.md (flops.py) and the
+ * process's peak resident memory so far (scripts/bench.sh runs one test per process, so
+ * it is that test's peak). */
+#include <sys/resource.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,28 @@
 #include "imgclass/imgclass.h"
 
 static int g_batch = 20;
+static ic_precision g_prec = IC_PRECISION_FP32;
+
+/* GFLOP per image at 150x150 (../shared/bench/README.md, "Peak and FLOPs"): forward of
+ * VGG16's base; a frozen-base step (base forward + head); a fine-tuning step from
+ * block3_conv1 (forward + backward-data from block3_conv2 up + backward-weights from
+ * block3_conv1 up); the small convnet's training step. */
+static double gflop_per_image(const char *test)
+{
+    return !strcmp(test, "fwd")        ? 13.231
+           : !strcmp(test, "feat")     ? 13.24
+           : !strcmp(test, "finetune") ? 30.44
+           : !strcmp(test, "small")    ? 1.38
+                                       : 0;
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru))
+        return 0;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}
 
 static double now(void)
 {
@@ -98,6 +125,7 @@ static void setup(const char *test, workload *w)
     memset(w, 0, sizeof *w);
     if (!strcmp(test, "fwd")) {
         w->model = vgg_base();
+        TRY("precision", ic_model_set_precision(w->model, g_prec));
     } else {
         w->train = 1;
         if (!strcmp(test, "feat"))
@@ -112,6 +140,7 @@ static void setup(const char *test, workload *w)
         }
         ic_compile_opts c = ic_compile_opts_default();
         c.optimizer.lr = 1e-5f;
+        c.precision = g_prec;
         TRY("compile", ic_model_compile(w->model, &c));
     }
     make_data(w);
@@ -144,14 +173,20 @@ int main(int argc, char **argv)
             warmup = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--batch"))
             g_batch = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "--precision"))
+            TRY("--precision", ic_precision_parse(argv[++i], &g_prec));
         else {
             fprintf(stderr, "usage: bench_engine [--tests fwd,feat,finetune,small] [--iters N] "
-                            "[--reps R] [--warmup W] [--batch B]\n");
+                            "[--reps R] [--warmup W] [--batch B] [--precision fp32|bf16]\n");
             return 2;
         }
     }
-    printf("imgclass %s, backend %s, %d threads, batch %d\n", ic_version(), ic_backend_name(),
-           ic_num_threads(), g_batch);
+    if (g_prec == IC_PRECISION_BF16 && !ic_precision_supported(g_prec)) {
+        printf("bench_engine: this CPU has no native bf16: nothing to measure in bf16\n");
+        return 0;
+    }
+    printf("imgclass %s, backend %s, %d threads, batch %d, %s\n", ic_version(), ic_backend_name(),
+           ic_num_threads(), g_batch, ic_precision_name(g_prec));
     char list[256];
     snprintf(list, sizeof list, "%s", tests);
     for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
@@ -161,6 +196,10 @@ int main(int argc, char **argv)
         setup(t, &w);
         for (int i = 0; i < warmup; i++)
             step(&w);
+        if (getenv("BENCH_MARK")) { /* scripts/bench_profile.sh: where the timed steps begin */
+            printf("MARK timed steps\n");
+            fflush(stdout);
+        }
         double *times = malloc(sizeof(double) * (size_t)(n * reps));
         for (int i = 0; i < n * reps; i++) {
             double t0 = now();
@@ -171,10 +210,11 @@ int main(int argc, char **argv)
         double best = times[0], med = times[(n * reps) / 2];
         if ((n * reps) % 2 == 0)
             med = 0.5 * (times[(n * reps) / 2 - 1] + times[(n * reps) / 2]);
-        printf("RESULT test=%-8s batch=%d threads=%d n=%d  best %7.2f img/s (%8.1f ms/batch)  "
-               "med %7.2f img/s (%8.1f ms/batch)\n",
-               t, g_batch, ic_num_threads(), n * reps, g_batch / best, best * 1e3, g_batch / med,
-               med * 1e3);
+        printf("RESULT test=%-8s prec=%s batch=%d threads=%d n=%d  best %7.2f img/s (%8.1f "
+               "ms/batch)  med %7.2f img/s (%8.1f ms/batch)  gflops %6.1f  rss_mib %.0f\n",
+               t, ic_precision_name(ic_model_precision(w.model)), g_batch, ic_num_threads(),
+               n * reps, g_batch / best, best * 1e3, g_batch / med, med * 1e3,
+               gflop_per_image(t) * g_batch / med, peak_rss_mib());
         fflush(stdout);
         free(times);
         ic_model_free(w.model);

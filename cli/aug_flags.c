@@ -1,6 +1,4 @@
 /* aug_flags.c - parsing of the Keras-named augmentation options (see aug_flags.h). */
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "aug_flags.h"
@@ -24,26 +22,13 @@ void ic_cli_aug_init(ic_cli_aug *a)
     a->opt = ic_image_data_generator_default();
 }
 
-/* A finite number, the whole string. */
-static int parse_num(const char *s, double *out)
-{
-    char *end;
-    if (!s || !*s)
-        return -1;
-    double v = strtod(s, &end);
-    if (*end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* "z" -> [1 - z, 1 + z] (Keras's float zoom_range), or "lo,hi". */
 static int parse_zoom(const char *s, float *lo, float *hi)
 {
     const char *comma = strchr(s, ',');
     double a, b;
     if (!comma) {
-        if (parse_num(s, &a) || a < 0 || a > 1)
+        if (ic_cli_parse_num(s, &a) || a < 0 || a > 1)
             return -1;
         *lo = 1.0f - (float)a;
         *hi = 1.0f + (float)a;
@@ -55,7 +40,7 @@ static int parse_zoom(const char *s, float *lo, float *hi)
         return -1;
     memcpy(first, s, n);
     first[n] = '\0';
-    if (parse_num(first, &a) || parse_num(comma + 1, &b) || a < 0 || b < a)
+    if (ic_cli_parse_num(first, &a) || ic_cli_parse_num(comma + 1, &b) || a < 0 || b < a)
         return -1;
     *lo = (float)a;
     *hi = (float)b;
@@ -95,7 +80,7 @@ int ic_cli_aug_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_aug *a
         if (strcmp(o, range_opts[k].name))
             continue;
         double x;
-        if (!v || parse_num(v, &x) || x < 0) {
+        if (!v || ic_cli_parse_num(v, &x) || x < 0) {
             ic_cli_usage_error(cmd, "%s needs %s, got '%s'", o, range_opts[k].what,
                                v ? v : "nothing");
             return -1;
@@ -137,7 +122,7 @@ int ic_cli_aug_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_aug *a
     }
     if (!strcmp(o, "--cval")) {
         double x;
-        if (!v || parse_num(v, &x)) {
+        if (!v || ic_cli_parse_num(v, &x)) {
             ic_cli_usage_error(cmd, "--cval needs a number (0..255 units), got '%s'",
                                v ? v : "nothing");
             return -1;

@@ -4,6 +4,7 @@
 #define IC_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "imgclass/imgclass.h"
 
@@ -30,5 +31,32 @@ int ic_cli_parse_int(const char *s, long *out);
 /* Handles the options every command accepts (--threads N, --backend NAME).
  * Returns 1 if argv[*i] was consumed (advancing *i), 0 if not, -1 on error. */
 int ic_cli_common_opt(const char *cmd, int argc, char **argv, int *i);
+/* Parses a finite number (the whole string); returns 0 on success. */
+int ic_cli_parse_num(const char *s, double *out);
+
+/* --precision fp32|bf16 (precision.c), for the commands that run a model: train, finetune,
+ * evaluate, predict. Handles argv[*i] if it is --precision (advancing *i past its value):
+ * returns 1 (taken), 0 (another option) or -1 (usage error printed: exit status 2). */
+int ic_cli_precision_opt(const char *cmd, int argc, char **argv, int *i, ic_precision *p);
+/* Sets m's precision. bf16 where it is not native falls back to fp32 (the library's rule)
+ * and the first such fallback in the process prints the one-line notice on stderr. */
+ic_status ic_cli_set_precision(ic_model *m, ic_precision p);
+/* What m runs in, for the output: "fp32", "bf16", or "fp32 (bf16 is not native ...)". */
+const char *ic_cli_precision_str(const ic_model *m, ic_precision asked);
+/* The option's help lines, its text starting at column col. */
+void ic_cli_precision_help(FILE *fp, int col);
+
+/* The classifier on top of a pretrained base (head.c), shared by train and summary. */
+/* --pooling none|avg|max: the base's own `pooling` argument (Keras applications). Returns
+ * 0, or a usage error printed (exit status 2). */
+int ic_cli_pooling_arg(const char *cmd, const char *v, ic_pooling *out);
+/* Appends the head to m's last node: Flatten (only when that output is not already a
+ * vector, i.e. without pooling), Dense(units, relu) unless units is 0 (0: a linear
+ * classifier on the features, Keras's usual head after pooling='avg'), then the output
+ * (1 sigmoid unit for 2 classes, else softmax). names (may be NULL) names the layers in
+ * that order, only those that are added. */
+ic_status ic_cli_add_head(ic_model *m, long units, int classes, const char *const *names);
+/* The seed's model: Sequential(base as one layer, head). Takes base (also on failure). */
+ic_status ic_cli_stack_head(ic_model *base, long units, int classes, ic_model **out);
 
 #endif

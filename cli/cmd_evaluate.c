@@ -26,8 +26,9 @@ static void help(void)
            "  --json             print one JSON object (loss, accuracy, per_class,\n"
            "                     confusion_matrix, ...) instead of the tables\n"
            "  --threads N        threads for decoding and the kernels (default: all cores)\n"
-           "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n"
-           "\n");
+           "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n");
+    ic_cli_precision_help(stdout, 21);
+    printf("\n");
     ic_cli_keras_help(stdout);
     printf("For a Keras model the sorted class folders of DIR name its classes unless\n"
            "--classes is given.\n"
@@ -207,20 +208,16 @@ int ic_cli_evaluate(int argc, char **argv)
     const char *cmd = "evaluate", *pos[2] = {NULL, NULL};
     int npos = 0, json = 0;
     long bs = 20;
+    ic_precision prec = IC_PRECISION_FP32;
     ic_cli_keras_opts ko;
     ic_cli_keras_opts_init(&ko);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int r = ic_cli_common_opt(cmd, argc, argv, &i);
+        int r = ic_cli_model_opt(cmd, argc, argv, &i, &ko, &prec);
         if (r < 0)
             return 2;
         if (r > 0)
             continue;
-        if ((r = ic_cli_keras_opt(cmd, argc, argv, &i, &ko))) {
-            if (r < 0)
-                return 2;
-            continue;
-        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             help();
             return 0;
@@ -243,7 +240,7 @@ int ic_cli_evaluate(int argc, char **argv)
     if (npos < 2)
         return ic_cli_usage_error(cmd, "give a model file and a directory of class folders");
     ic_cli_model cm;
-    if (ic_cli_model_open_ex(cmd, pos[0], &ko, pos[1], &cm)) {
+    if (ic_cli_model_open_prec(cmd, pos[0], &ko, pos[1], prec, &cm)) {
         ic_cli_model_close(&cm);
         return 1;
     }

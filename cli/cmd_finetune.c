@@ -17,7 +17,8 @@ static void help(void)
            "layer that is a model, or --base-layer NAME) becomes trainable from layer L on, the\n"
            "layers before L stay frozen; the model is compiled again with a fresh optimizer and\n"
            "trained on DATA_DIR/train, validated on DATA_DIR/validation. Input size, rescaling,\n"
-           "preprocessing and class names come from MODEL.h5.\n"
+           "preprocessing and class names come from MODEL.h5. The seed fine-tunes with\n"
+           "--lr 1e-5 for 100 epochs.\n"
            "\n"
            "  --unfreeze-from L       first trainable layer of the base, e.g. block3_conv1\n"
            "                          (default: the whole base)\n"
@@ -29,15 +30,9 @@ static void help(void)
            "                          with BN, e.g. mobilenet_v2, resnet50)\n"
            "  --train-bn              train the unfrozen BN layers too (batch statistics and\n"
            "                          moving-average updates while training)\n"
-           "  --epochs N              (default 30; the seed fine-tunes 100)\n"
-           "  --steps-per-epoch N, --validation-steps N, --batch-size N (default 20)\n"
-           "  --optimizer NAME        rmsprop (default), adam or sgd\n"
-           "  --lr LR                 learning rate (default: Keras's; the seed uses 1e-5)\n"
-           "  --seed N, --workers N, --save-best val_acc|val_loss, --early-stopping P\n"
-           "  --resume                continue a stopped fine-tuning run with the same -o\n"
-           "  -o, --output FT.h5      the fine-tuned model (required)\n"
-           "  --threads N, --backend cpu|ref\n"
            "\n");
+    tr_help_training(stdout, TR_FINETUNE);
+    printf("\n");
     ic_cli_aug_help(stdout);
     printf("\n");
     ic_cli_keras_help(stdout);
@@ -127,25 +122,13 @@ static int find_base(const tr_opts *o, ic_model *m, ic_model **inner)
 static int run_fresh(tr_opts *o, int argc, char **argv)
 {
     tr_note_previous_run(o);
-    ic_model *m = NULL, *base;
+    ic_model *m, *base;
     ic_model_meta meta;
-    memset(&meta, 0, sizeof meta);
-    ic_status s = ic_model_load(&m, o->model_in, &meta);
-    if (s)
-        return ic_cli_fail(o->cmd, s);
-    int rc = 1;
-    tr_data d;
-    memset(&d, 0, sizeof d);
-    if (meta.n_classes < 2 || meta.target_h < 1 || meta.target_w < 1) {
-        fprintf(stderr,
-                "imgclass %s: %s has no class names or input size (not saved by "
-                "'imgclass train'?)\n",
-                o->cmd, o->model_in);
+    int rc = tr_model_load(o, o->model_in, "not saved by 'imgclass train'?", &m, &meta);
+    if (rc || (rc = find_base(o, m, &base)))
         goto out;
-    }
-    if ((rc = find_base(o, m, &base)))
-        goto out;
-    if ((s = ic_model_unfreeze_range(base, o->unfreeze_from, NULL))) {
+    ic_status s = ic_model_unfreeze_range(base, o->unfreeze_from, NULL);
+    if (s) {
         char names[1024];
         some_names(base, names, sizeof names);
         if (s == IC_ERR_NOT_FOUND)
@@ -173,18 +156,8 @@ static int run_fresh(tr_opts *o, int argc, char **argv)
                n_frozen_bn, n_frozen_bn == 1 ? "" : "s");
     else if (n_bn)
         printf("BatchNormalization: trained in the unfrozen part (--train-bn)\n");
-    o->th = meta.target_h;
-    o->tw = meta.target_w;
-    o->rescale = meta.rescale;
-    o->rescale_given = 1;
-    o->preprocess = meta.preprocess;
-    ic_image_data_generator gt = tr_generator(o, 1), gv = tr_generator(o, 0);
-    if ((rc = tr_data_open(o, meta.target_h, meta.target_w, (const char *const *)meta.class_names,
-                           meta.n_classes, &gt, &gv, 1, &d)))
-        goto out;
-    rc = tr_run_on_data(o, argc, argv, m, &meta, &d, NULL);
+    rc = tr_run_on_meta(o, argc, argv, m, &meta, NULL);
 out:
-    tr_data_close(&d);
     ic_model_free(m);
     ic_model_meta_free(&meta);
     return rc;
@@ -226,8 +199,6 @@ static int run_keras(tr_opts *o, const ic_cli_keras_opts *ko, int argc, char **a
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/train", o->data_dir);
     ic_cli_model cm;
-    tr_data d;
-    memset(&d, 0, sizeof d);
     int rc = 1;
     if (ic_cli_model_open_ex(o->cmd, o->model_in, ko, ko->classes ? NULL : dir, &cm))
         goto out;
@@ -275,23 +246,25 @@ static int run_keras(tr_opts *o, const ic_cli_keras_opts *ko, int argc, char **a
     if (n_bn && o->freeze_bn != 0)
         printf("BatchNormalization: %d unfrozen layer%s kept frozen (--train-bn to train them)\n",
                n_frozen_bn, n_frozen_bn == 1 ? "" : "s");
-    o->th = cm.h;
-    o->tw = cm.w;
-    o->rescale = cm.meta.rescale;
-    o->rescale_given = 1;
-    o->preprocess = cm.meta.preprocess;
-    ic_image_data_generator gt = tr_generator(o, 1), gv = tr_generator(o, 0);
-    if ((rc = tr_data_open(o, cm.h, cm.w, (const char *const *)cm.meta.class_names,
-                           cm.meta.n_classes, &gt, &gv, 1, &d)))
-        goto out;
-    rc = tr_run_on_data(o, argc, argv, m, &cm.meta, &d, NULL);
+    rc = tr_run_on_meta(o, argc, argv, m, &cm.meta, NULL); /* its meta: cm.h x cm.w */
 out:
-    tr_data_close(&d);
     ic_cli_model_close(&cm);
     return rc;
 }
 
-static int finetune_main(int argc, char **argv, const ic_cli_keras_opts *ko);
+/* A fresh run, after the Keras-file options (user) were taken out of argv. */
+static int fresh(tr_opts *o, int argc, char **argv, void *user)
+{
+    const ic_cli_keras_opts *ko = user;
+    int is_keras = 0;
+    if (ko->config || (ic_model_file_is_keras(o->model_in, &is_keras) == IC_OK && is_keras))
+        return run_keras(o, ko, argc, argv);
+    if (ko->classes || ko->rescale_given || ko->preprocess_given || ko->weights)
+        return ic_cli_usage_error(o->cmd, "--classes, --rescale, --preprocess and --weights are "
+                                          "for Keras model files; %s records its own",
+                                  o->model_in);
+    return run_fresh(o, argc, argv);
+}
 
 int ic_cli_finetune(int argc, char **argv)
 {
@@ -302,46 +275,7 @@ int ic_cli_finetune(int argc, char **argv)
         return 1;
     }
     int n = take_keras_opts(argc, argv, av, &ko);
-    int rc = n < 0 ? 2 : finetune_main(n, av, &ko);
+    int rc = n < 0 ? 2 : tr_main(TR_FINETUNE, n, av, help, fresh, &ko);
     free(av);
     return rc;
-}
-
-/* The command after the Keras-file options were taken out of argv. */
-static int finetune_main(int argc, char **argv, const ic_cli_keras_opts *ko)
-{
-    tr_opts o;
-    tr_opts_init(&o, TR_FINETUNE);
-    int rc = tr_parse(&o, argc, argv, 1);
-    if (rc < 0) {
-        help();
-        return 0;
-    }
-    if (rc)
-        return rc;
-    if (o.resume) {
-        if (!o.out)
-            return ic_cli_usage_error(o.cmd, "--resume needs -o FT.h5 of the run to resume");
-        tr_state *rs;
-        const char *ckpt;
-        if ((rc = tr_resume_load(&o, argc, argv, &rs, &ckpt)) || !rs)
-            return rc;
-        if ((rc = tr_check(&o))) {
-            tr_state_free(rs);
-            return rc;
-        }
-        ic_set_random_seed(o.seed);
-        return tr_resume_run(&o, argc, argv, rs, ckpt);
-    }
-    if ((rc = tr_check(&o)))
-        return rc;
-    ic_set_random_seed(o.seed);
-    int is_keras = 0;
-    if (ko->config || (ic_model_file_is_keras(o.model_in, &is_keras) == IC_OK && is_keras))
-        return run_keras(&o, ko, argc, argv);
-    if (ko->classes || ko->rescale_given || ko->preprocess_given || ko->weights)
-        return ic_cli_usage_error(o.cmd, "--classes, --rescale, --preprocess and --weights are "
-                                         "for Keras model files; %s records its own",
-                                  o.model_in);
-    return run_fresh(&o, argc, argv);
 }

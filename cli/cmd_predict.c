@@ -26,8 +26,9 @@ static void help(void)
            "                     {\"file\": ..., \"class\": ..., \"probabilities\": {CLASS: p, ...}}\n"
            "  --batch-size N     images per forward pass (default 32)\n"
            "  --threads N        threads for the kernels (default: all cores)\n"
-           "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n"
-           "\n");
+           "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n");
+    ic_cli_precision_help(stdout, 21);
+    printf("\n");
     ic_cli_keras_help(stdout);
     printf("\n"
            "examples:\n"
@@ -198,6 +199,7 @@ int ic_cli_predict(int argc, char **argv)
     const char *cmd = "predict", *model = NULL;
     int json = 0;
     long bs = 32;
+    ic_precision prec = IC_PRECISION_FP32;
     ic_cli_keras_opts ko;
     ic_cli_keras_opts_init(&ko);
     strvec files = {NULL, 0, 0};
@@ -211,20 +213,13 @@ int ic_cli_predict(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int r = ic_cli_common_opt(cmd, argc, argv, &i);
+        int r = ic_cli_model_opt(cmd, argc, argv, &i, &ko, &prec);
         if (r < 0) {
             free(args);
             return 2;
         }
         if (r > 0)
             continue;
-        if ((r = ic_cli_keras_opt(cmd, argc, argv, &i, &ko))) {
-            if (r < 0) {
-                free(args);
-                return 2;
-            }
-            continue;
-        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             free(args);
             help();
@@ -253,7 +248,7 @@ int ic_cli_predict(int argc, char **argv)
         return ic_cli_usage_error(cmd, "give a model file and one or more images or directories");
     }
     ic_cli_model cm;
-    if (ic_cli_model_open_ex(cmd, model, &ko, NULL, &cm)) {
+    if (ic_cli_model_open_prec(cmd, model, &ko, NULL, prec, &cm)) {
         ic_cli_model_close(&cm);
         free(args);
         return 1;

@@ -24,12 +24,13 @@ static void help(void)
            "                      convnet)\n"
            "  --base NAME         a base (vgg16, vgg19, mobilenet_v2, resnet50) nested as one\n"
            "                      layer, followed by Flatten, Dense(UNITS, relu) and\n"
-           "                      Dense(1, sigmoid) (the seed)\n"
+           "                      Dense(1, sigmoid) (the seed; no Flatten with --pooling)\n"
            "  --alpha A           MobileNetV2 width: 0.35, 0.5, 0.75, 1.0 (default), 1.3, 1.4\n"
            "  --weights FILE      load a Keras HDF5 weights file (by layer order, as Keras's\n"
            "                      load_weights) into the model (--model) or the base (--base)\n"
            "                      and report how many tensors it set\n"
-           "  --head UNITS        units of the hidden dense layer with --base (default 256)\n"
+           "  --head UNITS        units of the hidden dense layer with --base (default 256;\n"
+           "                      0: none, the output sits on the features)\n"
            "  --classes N         output classes (default 2: one sigmoid unit)\n"
            "  --freeze-base       freeze the base (freeze_weights(conv_base))\n"
            "  --unfreeze-from L   with --base: trainable from base layer L on\n"
@@ -113,37 +114,6 @@ static int summary_file(const char *cmd, const char *path, const ic_cli_keras_op
     return 0;
 }
 
-/* The seed's model: base, flatten, dense(head, relu), dense(1, sigmoid). */
-static ic_status build_seed(ic_model *base, int head, int classes, ic_model **out)
-{
-    ic_model *m;
-    ic_status s = ic_model_create(&m, NULL, 1);
-    if (s) {
-        ic_model_free(base);
-        return s;
-    }
-    ic_layer *l;
-    if ((s = ic_layer_from_model(&l, base))) {
-        ic_model_free(base);
-        ic_model_free(m);
-        return s;
-    }
-    s = ic_model_add(m, l);
-    if (!s && !(s = ic_layer_flatten(&l, NULL)))
-        s = ic_model_add(m, l);
-    if (!s && !(s = ic_layer_dense(&l, head, IC_ACT_RELU, 1, NULL)))
-        s = ic_model_add(m, l);
-    if (!s && !(s = classes > 2 ? ic_layer_dense(&l, classes, IC_ACT_SOFTMAX, 1, NULL)
-                                : ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, NULL)))
-        s = ic_model_add(m, l);
-    if (s) {
-        ic_model_free(m);
-        return s;
-    }
-    *out = m;
-    return IC_OK;
-}
-
 int ic_cli_summary(int argc, char **argv)
 {
     const char *cmd = "summary", *model = NULL, *base = NULL, *unfreeze = NULL;
@@ -191,8 +161,8 @@ int ic_cli_summary(int argc, char **argv)
         } else if (!strcmp(a, "--unfreeze-from")) {
             unfreeze = v, i++;
         } else if (!strcmp(a, "--head")) {
-            if (ic_cli_parse_int(v, &head) || head < 1)
-                return ic_cli_usage_error(cmd, "--head needs a positive number, got '%s'", v);
+            if (ic_cli_parse_int(v, &head) || head < 0)
+                return ic_cli_usage_error(cmd, "--head needs a number >= 0, got '%s'", v);
             i++;
         } else if (!strcmp(a, "--classes")) {
             if (ic_cli_parse_int(v, &classes) || classes < 2)
@@ -207,12 +177,8 @@ int ic_cli_summary(int argc, char **argv)
                 return ic_cli_usage_error(cmd, "--input needs HxWxC like 150x150x3, got '%s'", v);
             i++;
         } else if (!strcmp(a, "--pooling")) {
-            if (!strcmp(v, "avg"))
-                o.pooling = IC_POOLING_AVG;
-            else if (!strcmp(v, "max"))
-                o.pooling = IC_POOLING_MAX;
-            else if (strcmp(v, "none"))
-                return ic_cli_usage_error(cmd, "--pooling must be avg, max or none, got '%s'", v);
+            if (ic_cli_pooling_arg(cmd, v, &o.pooling))
+                return 2;
             i++;
         } else {
             return ic_cli_usage_error(cmd, "unknown option: %s", a);
@@ -265,7 +231,7 @@ int ic_cli_summary(int argc, char **argv)
         }
         if (freeze)
             ic_model_set_trainable(basem, 0);
-        if ((s = build_seed(basem, (int)head, (int)classes, &m)))
+        if ((s = ic_cli_stack_head(basem, head, (int)classes, &m)))
             return ic_cli_fail(cmd, s);
     } else if (freeze || unfreeze) {
         ic_model_free(m);

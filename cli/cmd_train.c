@@ -28,7 +28,10 @@ static void help(void)
         "  --alpha A               mobilenet_v2 width (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)\n"
         "  --weights W             imagenet (default; the cached Keras file, fetched when\n"
         "                          missing), none (random), or a Keras weights FILE (by order)\n"
-        "  --head UNITS            units of the hidden dense layer (default 256)\n"
+        "  --head UNITS            units of the hidden dense layer (default 256; 0: none,\n"
+        "                          the output sits on the features)\n"
+        "  --pooling none|avg|max  the base's global pooling (Keras applications' pooling):\n"
+        "                          avg gives a feature vector and no Flatten (default none)\n"
         "  --freeze-base           freeze the base (default with pretrained weights)\n"
         "  --no-freeze-base        train the base too\n"
         "  --cache-features        feature extraction: run the frozen base once over the\n"
@@ -40,28 +43,12 @@ static void help(void)
         "  --rescale F             1/255 (default with --preprocess none), a number, or none\n"
         "  --preprocess MODE       none (default), caffe, tf or torch (the application's\n"
         "                          preprocess_input; --rescale then defaults to none)\n"
-        "  --batch-size N          (default 20)\n"
-        "  --seed N                shuffling, augmentation, initialisation, dropout (default 1)\n"
-        "  --workers N             image loading threads (default: --threads)\n"
         "\n");
     ic_cli_aug_help(stdout);
     printf("  (validation images are never augmented)\n"
-           "\n"
-           "training:\n"
-           "  --epochs N              (default 30)\n"
-           "  --steps-per-epoch N     batches per epoch (default: one pass, ceil(n / batch))\n"
-           "  --validation-steps N    validation batches (default: one pass)\n"
-           "  --optimizer NAME        rmsprop (default), adam or sgd (Keras's defaults)\n"
-           "  --lr LR                 learning rate (default: the optimizer's Keras default)\n"
-           "  --save-best METRIC      val_acc or val_loss: MODEL.h5 keeps the best epoch's model;\n"
-           "                          the latest checkpoint then goes to MODEL.last.h5\n"
-           "  --early-stopping P      stop when the monitored metric (--save-best's, else\n"
-           "                          val_loss) has not improved for P epochs\n"
-           "  --resume                continue a stopped run with the same -o (and options;\n"
-           "                          --epochs may grow): same result as an uninterrupted run\n"
-           "  -o, --output MODEL.h5   the model file (required)\n"
-           "  --threads N, --backend cpu|ref\n"
-           "\n"
+           "\n");
+    tr_help_training(stdout, TR_TRAIN);
+    printf("\n"
            "After every epoch MODEL.history.csv / .json and a checkpoint (MODEL.h5, and\n"
            "MODEL.h5.ckpt.json for --resume) are written atomically. Ctrl-C stops after the\n"
            "running step, saves a checkpoint and exits with status 130; a loss that becomes\n"
@@ -77,48 +64,6 @@ static void help(void)
            "  imgclass train data -o vgg16_head.h5 --base vgg16 --augment --lr 2e-5 --resume\n");
 }
 
-/* Flatten + Dense(head, relu) + output on top of the last node of m. names (may be NULL)
- * gives the three layers' names. */
-static ic_status add_head(ic_model *m, long head, int classes, const char *const *names)
-{
-    ic_layer *l;
-    ic_status s = ic_layer_flatten(&l, names ? names[0] : NULL);
-    if (!s)
-        s = ic_model_add(m, l);
-    if (!s && !(s = ic_layer_dense(&l, (int)head, IC_ACT_RELU, 1, names ? names[1] : NULL)))
-        s = ic_model_add(m, l);
-    if (!s &&
-        !(s = classes > 2 ? ic_layer_dense(&l, classes, IC_ACT_SOFTMAX, 1, names ? names[2] : NULL)
-                          : ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, names ? names[2] : NULL)))
-        s = ic_model_add(m, l);
-    return s;
-}
-
-/* The seed's model: Sequential(base as one layer, head). Takes base (also on failure). */
-static ic_status stack(ic_model *base, long head, int classes, ic_model **out)
-{
-    ic_model *m;
-    ic_status s = ic_model_create(&m, NULL, 1);
-    if (s) {
-        ic_model_free(base);
-        return s;
-    }
-    ic_layer *l;
-    if ((s = ic_layer_from_model(&l, base))) {
-        ic_model_free(base);
-        ic_model_free(m);
-        return s;
-    }
-    if (!(s = ic_model_add(m, l)))
-        s = add_head(m, head, classes, NULL);
-    if (s) {
-        ic_model_free(m);
-        return s;
-    }
-    *out = m;
-    return IC_OK;
-}
-
 /* The base, with weights and freezing applied. Returns 0 or an exit status. */
 static int make_base(const tr_opts *o, ic_model **out)
 {
@@ -127,6 +72,7 @@ static int make_base(const tr_opts *o, ic_model **out)
     ao.input_shape[0] = o->th;
     ao.input_shape[1] = o->tw;
     ao.input_shape[2] = 3;
+    ao.pooling = o->pooling;
     ic_model *b = NULL;
     ic_status s = ic_app_by_name(o->base, (float)o->alpha, &ao, &b);
     if (s)
@@ -213,8 +159,8 @@ static int extract(const tr_opts *o, ic_model *base, ic_dir_iterator *it, const 
     shape[0] = n;
     *feat = *labels = NULL;
     double t0 = ic_cli_now();
-    printf("Extracting features of %lld %s images with %s (inference mode) ...", (long long)n, what,
-           ic_model_name(base));
+    printf("Extracting features of %lld %s images with %s (inference mode, %s) ...", (long long)n,
+           what, ic_model_name(base), ic_precision_name(ic_model_precision(base)));
     fflush(stdout);
     ic_status s = ic_tensor_create(feat, nd + 1, shape);
     int64_t row = 1;
@@ -271,13 +217,18 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
            "is).\n");
     if ((rc = make_base(o, &base)))
         return rc;
+    ic_status s = ic_cli_set_precision(base, o->precision); /* the extraction's too */
+    if (s) {
+        rc = ic_cli_fail(o->cmd, s);
+        goto out;
+    }
     if ((rc = extract(o, base, d->train, "training", &ft, &yt)) ||
         (rc = extract(o, base, d->val, "validation", &fv, &yv)))
         goto out;
     /* The full model first (it takes the base), then a head with the same layer names and
      * the same initial weights, so that training on features matches training through the
      * frozen base. */
-    ic_status s = stack(base, o->head, d->n_classes, &c.full);
+    s = ic_cli_stack_head(base, o->head, d->n_classes, &c.full);
     base = NULL;
     int64_t fshape[IC_MAX_DIMS];
     int fnd = ic_tensor_ndim(ft) - 1;
@@ -286,14 +237,14 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     const char *hn[3];
     int node;
     if (!s) {
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 3 && i + 1 < ic_model_num_layers(c.full); i++)
             hn[i] = ic_layer_name(ic_model_layer(c.full, i + 1));
         s = ic_model_create(&c.head, "head", 1);
     }
     if (!s)
         s = ic_model_input(c.head, fnd, fshape, NULL, &node);
     if (!s)
-        s = add_head(c.head, o->head, d->n_classes, hn);
+        s = ic_cli_add_head(c.head, o->head, d->n_classes, hn);
     ic_compile_opts co = tr_compile_opts(o, d->n_classes);
     if (!s)
         s = ic_model_compile(c.head, &co);
@@ -360,8 +311,9 @@ out:
 
 /* ---- the command ---- */
 
-static int run_fresh(const tr_opts *o, int argc, char **argv)
+static int run_fresh(tr_opts *o, int argc, char **argv, void *user)
 {
+    (void)user;
     tr_note_previous_run(o);
     ic_image_data_generator gt = tr_generator(o, o->cache_features ? 0 : 1),
                             gv = tr_generator(o, 0);
@@ -382,7 +334,7 @@ static int run_fresh(const tr_opts *o, int argc, char **argv)
             tr_data_close(&d);
             return rc;
         }
-        s = stack(base, o->head, d.n_classes, &m);
+        s = ic_cli_stack_head(base, o->head, d.n_classes, &m);
     } else {
         s = ic_app_smallcnn(&m, o->th, o->tw, 3, (float)o->dropout, d.n_classes);
     }
@@ -404,33 +356,5 @@ static int run_fresh(const tr_opts *o, int argc, char **argv)
 
 int ic_cli_train(int argc, char **argv)
 {
-    tr_opts o;
-    tr_opts_init(&o, TR_TRAIN);
-    int rc = tr_parse(&o, argc, argv, 1);
-    if (rc < 0) {
-        help();
-        return 0;
-    }
-    if (rc)
-        return rc;
-    if (o.resume) {
-        if (!o.out)
-            return ic_cli_usage_error(o.cmd, "--resume needs -o MODEL.h5 of the run to resume");
-        if (o.cache_features)
-            return tr_check(&o);
-        tr_state *rs;
-        const char *ckpt;
-        if ((rc = tr_resume_load(&o, argc, argv, &rs, &ckpt)) || !rs)
-            return rc;
-        if ((rc = tr_check(&o))) {
-            tr_state_free(rs);
-            return rc;
-        }
-        ic_set_random_seed(o.seed);
-        return tr_resume_run(&o, argc, argv, rs, ckpt);
-    }
-    if ((rc = tr_check(&o)))
-        return rc;
-    ic_set_random_seed(o.seed);
-    return run_fresh(&o, argc, argv);
+    return tr_main(TR_TRAIN, argc, argv, help, run_fresh, NULL);
 }

@@ -1,4 +1,5 @@
 /* main.c - the imgclass command: dispatch to subcommands, version and help. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,18 @@ int ic_cli_parse_int(const char *s, long *out)
         return -1;
     long v = strtol(s, &end, 10);
     if (*end || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int ic_cli_parse_num(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v))
         return -1;
     *out = v;
     return 0;

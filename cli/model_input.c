@@ -84,21 +84,32 @@ int ic_cli_keras_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_kera
     case 1: ko->weights = v; break;
     case 2: ko->classes = v; break;
     case 3:
-        if (ic_cli_parse_rescale(v, &ko->rescale)) {
-            ic_cli_usage_error(cmd, "--rescale needs a factor like 1/255 or 0.5, or none, got '%s'",
-                               v);
+        if (ic_cli_rescale_arg(cmd, v, &ko->rescale))
             return -1;
-        }
         ko->rescale_given = 1;
         break;
     default:
-        if (ic_preprocess_parse(v, &ko->preprocess) != IC_OK) {
-            ic_cli_usage_error(cmd, "--preprocess must be none, caffe, tf or torch, got '%s'", v);
+        if (ic_cli_preprocess_arg(cmd, v, &ko->preprocess))
             return -1;
-        }
         ko->preprocess_given = 1;
     }
     return 1;
+}
+
+int ic_cli_rescale_arg(const char *cmd, const char *v, double *out)
+{
+    if (!ic_cli_parse_rescale(v, out))
+        return 0;
+    ic_cli_usage_error(cmd, "--rescale needs a factor like 1/255 or 0.5, or none, got '%s'", v);
+    return -1;
+}
+
+int ic_cli_preprocess_arg(const char *cmd, const char *v, ic_preprocess *out)
+{
+    if (ic_preprocess_parse(v, out) == IC_OK)
+        return 0;
+    ic_cli_usage_error(cmd, "--preprocess must be none, caffe, tf or torch, got '%s'", v);
+    return -1;
 }
 
 void ic_cli_keras_help(FILE *fp)
@@ -319,6 +330,26 @@ int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_o
         return 1;
     }
     return 0;
+}
+
+int ic_cli_model_open_prec(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
+                           const char *class_dir, ic_precision p, ic_cli_model *out)
+{
+    if (ic_cli_model_open_ex(cmd, path, ko, class_dir, out))
+        return 1;
+    ic_status s = ic_cli_set_precision(out->model, p);
+    return s ? ic_cli_fail(cmd, s) : 0;
+}
+
+int ic_cli_model_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko,
+                     ic_precision *p)
+{
+    int r = ic_cli_common_opt(cmd, argc, argv, i);
+    if (!r)
+        r = ic_cli_keras_opt(cmd, argc, argv, i, ko);
+    if (!r)
+        r = ic_cli_precision_opt(cmd, argc, argv, i, p);
+    return r;
 }
 
 ic_image_data_generator ic_cli_model_generator(const ic_cli_model *cm)

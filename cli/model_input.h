@@ -41,11 +41,24 @@ int ic_cli_keras_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_kera
 void ic_cli_keras_help(FILE *fp);
 /* Parses "1/255", "0.5" or "none" (0). Returns 0 or -1. */
 int ic_cli_parse_rescale(const char *s, double *out);
+/* The values of --rescale and --preprocess, for these options and train's: 0, or -1 after
+ * the one-line usage error for cmd. */
+int ic_cli_rescale_arg(const char *cmd, const char *v, double *out);
+int ic_cli_preprocess_arg(const char *cmd, const char *v, ic_preprocess *out);
 /* ic_cli_model_open for imgclass model files and Keras models: a Keras full-model file,
  * or ko->config + a weights file (ko->weights, else path). class_dir (may be NULL): the
  * folder whose sorted class folders name a Keras model's classes (evaluate). */
 int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
                          const char *class_dir, ic_cli_model *out);
+
+/* ic_cli_model_open_ex, then the precision the model runs in (ic_cli_set_precision). */
+int ic_cli_model_open_prec(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
+                           const char *class_dir, ic_precision p, ic_cli_model *out);
+/* The options of the commands that run a saved model (evaluate, predict): the common ones,
+ * the Keras-file ones and --precision. Returns 1 (argv[*i] taken, *i advanced past its
+ * value), 0 (another option) or -1 (usage error printed: exit status 2). */
+int ic_cli_model_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko,
+                     ic_precision *p);
 
 /* Loads an imgclass model file with its meta, or a Keras model file (default options), and
  * checks that meta and model agree. Returns 0, or 1 after printing the error. Close with ic_cli_model_close (also after failure). */

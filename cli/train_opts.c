@@ -1,12 +1,12 @@
 /* train_opts.c - the options `imgclass train` and `imgclass finetune` share: parsing,
  * checks, and what they turn into (the augmenting generator, the compile options). */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
+#include "model_input.h"
 #include "train_run.h"
 
 /* ---------------------------------------------------------------- options ---- */
@@ -28,41 +28,7 @@ void tr_opts_init(tr_opts *o, tr_kind kind)
     o->epochs = 30;
     o->batch = 20;
     o->seed = 1;
-}
-
-static int parse_num(const char *s, double *out)
-{
-    char *end;
-    if (!s || !*s)
-        return -1;
-    double v = strtod(s, &end);
-    if (*end || !isfinite(v))
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* "1/255", "0.00392", "none" (= 0). */
-static int parse_rescale(const char *s, double *out)
-{
-    if (!strcmp(s, "none")) {
-        *out = 0;
-        return 0;
-    }
-    const char *slash = strchr(s, '/');
-    if (!slash)
-        return parse_num(s, out);
-    char a[64];
-    double x, y;
-    size_t n = (size_t)(slash - s);
-    if (n == 0 || n >= sizeof a)
-        return -1;
-    memcpy(a, s, n);
-    a[n] = '\0';
-    if (parse_num(a, &x) || parse_num(slash + 1, &y) || y == 0)
-        return -1;
-    *out = x / y;
-    return 0;
+    o->precision = IC_PRECISION_FP32;
 }
 
 static int parse_pos(const char *cmd, const char *flag, const char *v, long min, long *out)
@@ -93,11 +59,11 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = ic_cli_common_opt(cmd, argc, argv, &i);
+        if (!r)
+            r = ic_cli_aug_opt(cmd, argc, argv, &i, &o->aug);
+        if (!r)
+            r = ic_cli_precision_opt(cmd, argc, argv, &i, &o->precision);
         if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if ((r = ic_cli_aug_opt(cmd, argc, argv, &i, &o->aug)) < 0)
             return 2;
         if (r > 0)
             continue;
@@ -163,7 +129,7 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
         } else if (!strcmp(a, "--alpha")) {
             if (only_for(o, TR_TRAIN, a))
                 return 2;
-            if (parse_num(v, &x) || x <= 0)
+            if (ic_cli_parse_num(v, &x) || x <= 0)
                 return ic_cli_usage_error(cmd,
                                           "--alpha needs a positive number (0.35, 0.5, "
                                           "0.75, 1.0, 1.3, 1.4), got '%s'",
@@ -174,12 +140,15 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
                 return 2;
             o->weights = v;
         } else if (!strcmp(a, "--head")) {
-            if (only_for(o, TR_TRAIN, a) || parse_pos(cmd, a, v, 1, &o->head))
+            if (only_for(o, TR_TRAIN, a) || parse_pos(cmd, a, v, 0, &o->head))
+                return 2;
+        } else if (!strcmp(a, "--pooling")) {
+            if (only_for(o, TR_TRAIN, a) || ic_cli_pooling_arg(cmd, v, &o->pooling))
                 return 2;
         } else if (!strcmp(a, "--dropout")) {
             if (only_for(o, TR_TRAIN, a))
                 return 2;
-            if (parse_num(v, &x) || x < 0 || x >= 1)
+            if (ic_cli_parse_num(v, &x) || x < 0 || x >= 1)
                 return ic_cli_usage_error(cmd, "--dropout needs a rate in [0, 1), got '%s'", v);
             o->dropout = x;
         } else if (!strcmp(a, "--target-size")) {
@@ -192,16 +161,14 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
         } else if (!strcmp(a, "--preprocess")) {
             if (only_for(o, TR_TRAIN, a))
                 return 2;
-            if (ic_preprocess_parse(v, &o->preprocess) != IC_OK)
-                return ic_cli_usage_error(
-                    cmd, "--preprocess must be none, caffe, tf or torch, got '%s'", v);
+            if (ic_cli_preprocess_arg(cmd, v, &o->preprocess))
+                return 2;
             o->preprocess_given = 1;
         } else if (!strcmp(a, "--rescale")) {
             if (only_for(o, TR_TRAIN, a))
                 return 2;
-            if (parse_rescale(v, &o->rescale) || o->rescale < 0)
-                return ic_cli_usage_error(
-                    cmd, "--rescale needs a factor like 1/255 or 0.5, or none, got '%s'", v);
+            if (ic_cli_rescale_arg(cmd, v, &o->rescale))
+                return 2;
             o->rescale_given = 1;
         } else if (!strcmp(a, "--unfreeze-from")) {
             if (only_for(o, TR_FINETUNE, a))
@@ -216,7 +183,7 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
                 return ic_cli_usage_error(cmd, "--optimizer must be rmsprop, adam or sgd, got '%s'",
                                           v);
         } else if (!strcmp(a, "--lr")) {
-            if (parse_num(v, &x) || x <= 0)
+            if (ic_cli_parse_num(v, &x) || x <= 0)
                 return ic_cli_usage_error(cmd, "--lr needs a positive number like 2e-5, got '%s'",
                                           v);
             o->lr = x;
@@ -284,9 +251,10 @@ int tr_check(const tr_opts *o)
     if (o->model && o->base)
         return ic_cli_usage_error(cmd, "give --model or --base, not both");
     if (!o->base) {
-        if (o->alpha || o->weights || o->freeze >= 0 || o->cache_features || o->head != 256)
-            return ic_cli_usage_error(cmd, "--alpha, --weights, --head, --freeze-base and "
-                                           "--cache-features need --base");
+        if (o->alpha || o->weights || o->freeze >= 0 || o->cache_features || o->head != 256 ||
+            o->pooling != IC_POOLING_NONE)
+            return ic_cli_usage_error(cmd, "--alpha, --weights, --head, --pooling, --freeze-base "
+                                           "and --cache-features need --base");
     } else if (o->alpha && strcmp(o->base, "mobilenet_v2")) {
         return ic_cli_usage_error(cmd, "--alpha is for --base mobilenet_v2 only");
     }
@@ -335,6 +303,38 @@ ic_compile_opts tr_compile_opts(const tr_opts *o, int n_classes)
         c.optimizer.lr = (float)o->lr;
     c.loss = n_classes > 2 ? IC_LOSS_CATEGORICAL_CROSSENTROPY : IC_LOSS_BINARY_CROSSENTROPY;
     c.metric_accuracy = 1;
+    c.precision = o->precision;
     return c;
 }
 
+
+/* ---------------------------------------------------------------- help ---- */
+
+void tr_help_training(FILE *fp, tr_kind kind)
+{
+    const char *out = kind == TR_FINETUNE ? "FT" : "MODEL";
+    fprintf(fp,
+            "training:\n"
+            "  --epochs N              (default 30)\n"
+            "  --steps-per-epoch N     batches per epoch (default: one pass, ceil(n / batch))\n"
+            "  --validation-steps N    validation batches (default: one pass)\n"
+            "  --batch-size N          (default 20)\n"
+            "  --seed N                shuffling, augmentation, initialisation, dropout (default 1)\n"
+            "  --workers N             image loading threads (default: --threads)\n"
+            "  --optimizer NAME        rmsprop (default), adam or sgd (Keras's defaults)\n"
+            "  --lr LR                 learning rate (default: the optimizer's Keras default)\n"
+            "  --save-best METRIC      val_acc or val_loss: %s.h5 keeps the best epoch's model;\n"
+            "                          the latest checkpoint then goes to %s.last.h5\n"
+            "  --early-stopping P      stop when the monitored metric (--save-best's, else\n"
+            "                          val_loss) has not improved for P epochs\n",
+            out, out);
+    ic_cli_precision_help(fp, 26);
+    fprintf(fp,
+            "  --resume                continue a stopped run with the same -o (and options;\n"
+            "                          --epochs may grow): same result as an uninterrupted run\n"
+            "                          (the run's --precision holds unless given again)\n"
+            "  -o, --output %-10s the %s (required)\n"
+            "  --threads N, --backend cpu|ref\n",
+            kind == TR_FINETUNE ? "FT.h5" : "MODEL.h5",
+            kind == TR_FINETUNE ? "fine-tuned model" : "model file");
+}

@@ -638,6 +638,12 @@ int tr_run(tr_job *j, tr_state *rs)
     memset(&fresh, 0, sizeof fresh);
     tr_state *st = rs ? rs : &fresh;
     int rc = 0;
+    /* compile set it already, but a checkpoint loaded by --resume comes back in fp32 */
+    ic_status ps = ic_cli_set_precision(j->model, o->precision);
+    if (ps)
+        return ic_cli_fail(cmd, ps);
+    printf("Precision: %s\n", ic_cli_precision_str(j->model, o->precision));
+    fflush(stdout);
     if (!st->hist && ic_history_create(&st->hist, 1, 1) != IC_OK)
         return ic_cli_fail(cmd, IC_ERR_NOMEM);
     st->steps = j->steps;
@@ -821,6 +827,7 @@ static int signature(const tr_opts *o, sig_item *it)
     ITEM("--alpha", "%.9g", o->alpha);
     ITEM("--weights", "%s", o->weights ? o->weights : "(default)");
     ITEM("--head", "%ld", o->head);
+    ITEM("--pooling", "%d", (int)o->pooling);
     ITEM("--freeze-base", "%s", o->freeze < 0 ? "(default)" : o->freeze ? "yes" : "no");
     ITEM("--dropout", "%.9g", o->dropout);
     ITEM("--cache-features", "%d", o->cache_features);
@@ -966,7 +973,8 @@ int tr_resume_load(tr_opts *o, int argc, char **argv, tr_state **state, const ch
             fprintf(stderr,
                     "imgclass %s: --resume: %s differs from the checkpointed run (%s there, %s "
                     "here): a resumed run must use the same settings (only --epochs, "
-                    "--early-stopping, --workers, --threads and DATA_DIR may change)\n",
+                    "--early-stopping, --workers, --threads, --precision and DATA_DIR may "
+                    "change)\n",
                     cmd, a[i].flag, a[i].val, b[i].val);
             cJSON_Delete(root);
             return 2;
@@ -1144,41 +1152,85 @@ int tr_run_on_data(const tr_opts *o, int argc, char **argv, ic_model *m, const i
     return tr_run(&j, rs);
 }
 
+int tr_model_load(const tr_opts *o, const char *path, const char *hint, ic_model **m,
+                  ic_model_meta *meta)
+{
+    *m = NULL;
+    memset(meta, 0, sizeof *meta);
+    ic_status s = ic_model_load(m, path, meta);
+    if (s)
+        return ic_cli_fail(o->cmd, s);
+    if (meta->n_classes < 2 || meta->target_h < 1 || meta->target_w < 1) {
+        fprintf(stderr, "imgclass %s: %s has no class names or input size (%s)\n", o->cmd, path,
+                hint);
+        return 1;
+    }
+    return 0;
+}
+
+int tr_run_on_meta(tr_opts *o, int argc, char **argv, ic_model *m, const ic_model_meta *meta,
+                   tr_state *rs)
+{
+    o->th = meta->target_h;
+    o->tw = meta->target_w;
+    o->rescale = meta->rescale;
+    o->rescale_given = 1;
+    o->preprocess = meta->preprocess;
+    ic_image_data_generator gt = tr_generator(o, 1), gv = tr_generator(o, 0);
+    tr_data d;
+    int rc = tr_data_open(o, meta->target_h, meta->target_w, (const char *const *)meta->class_names,
+                          meta->n_classes, &gt, &gv, 1, &d);
+    if (!rc)
+        rc = tr_run_on_data(o, argc, argv, m, meta, &d, rs);
+    tr_data_close(&d);
+    return rc;
+}
+
 int tr_resume_run(tr_opts *o, int argc, char **argv, tr_state *rs, const char *ckpt)
 {
-    ic_model *m = NULL;
+    ic_model *m;
     ic_model_meta meta;
-    memset(&meta, 0, sizeof meta);
-    ic_status s = ic_model_load(&m, ckpt, &meta);
-    if (s) {
-        int rc = ic_cli_fail(o->cmd, s);
-        tr_state_free(rs);
-        return rc;
-    }
-    int rc = 1;
-    tr_data d;
-    memset(&d, 0, sizeof d);
-    if (meta.n_classes < 2 || meta.target_h < 1 || meta.target_w < 1) {
-        fprintf(stderr,
-                "imgclass %s: %s has no class names or input size (not an imgclass "
-                "model file?)\n",
-                o->cmd, ckpt);
-        goto out;
-    }
-    o->th = meta.target_h;
-    o->tw = meta.target_w;
-    o->rescale = meta.rescale;
-    o->rescale_given = 1;
-    o->preprocess = meta.preprocess;
-    ic_image_data_generator gt = tr_generator(o, 1), gv = tr_generator(o, 0);
-    if ((rc = tr_data_open(o, meta.target_h, meta.target_w, (const char *const *)meta.class_names,
-                           meta.n_classes, &gt, &gv, 1, &d)))
-        goto out;
-    rc = tr_run_on_data(o, argc, argv, m, &meta, &d, rs);
-out:
-    tr_data_close(&d);
+    int rc = tr_model_load(o, ckpt, "not an imgclass model file?", &m, &meta);
+    if (!rc)
+        rc = tr_run_on_meta(o, argc, argv, m, &meta, rs);
     ic_model_free(m);
     ic_model_meta_free(&meta);
     tr_state_free(rs);
     return rc;
+}
+
+/* ---------------------------------------------------------------- the commands ---- */
+
+int tr_main(tr_kind kind, int argc, char **argv, void (*help)(void), tr_fresh_fn fresh, void *user)
+{
+    tr_opts o;
+    tr_opts_init(&o, kind);
+    int rc = tr_parse(&o, argc, argv, 1);
+    if (rc < 0) {
+        help();
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (o.resume) {
+        if (!o.out)
+            return ic_cli_usage_error(o.cmd, "--resume needs -o %s of the run to resume",
+                                      kind == TR_FINETUNE ? "FT.h5" : "MODEL.h5");
+        if (o.cache_features) /* tr_check says why that cannot resume */
+            return tr_check(&o);
+        tr_state *rs;
+        const char *ckpt;
+        if ((rc = tr_resume_load(&o, argc, argv, &rs, &ckpt)) || !rs)
+            return rc;
+        if ((rc = tr_check(&o))) {
+            tr_state_free(rs);
+            return rc;
+        }
+        ic_set_random_seed(o.seed);
+        return tr_resume_run(&o, argc, argv, rs, ckpt);
+    }
+    if ((rc = tr_check(&o)))
+        return rc;
+    ic_set_random_seed(o.seed);
+    return fresh(&o, argc, argv, user);
 }

@@ -40,6 +40,7 @@ typedef struct tr_opts {
     double alpha;        /* mobilenet_v2; 0 = 1.0 */
     const char *weights; /* "imagenet", "none" or a file; NULL = imagenet */
     long head;
+    ic_pooling pooling; /* the base's (--pooling) */
     int freeze;     /* -1 = default (frozen when pretrained), 0, 1 */
     double dropout; /* smallcnn */
     int cache_features;
@@ -63,6 +64,7 @@ typedef struct tr_opts {
     tr_best save_best;
     long patience; /* 0 = no early stopping */
     int resume;
+    ic_precision precision; /* --precision; not part of the resume signature: may change */
 } tr_opts;
 
 /* Is p an existing directory? */
@@ -74,6 +76,9 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start);
 /* Checks the combination of options (after parsing). Returns 0, 2 (usage, printed) or 1
  * (the folder of -o does not exist). */
 int tr_check(const tr_opts *o);
+
+/* The help lines of the options both commands take (the "training:" section). */
+void tr_help_training(FILE *fp, tr_kind kind);
 
 /* The image generator for training (augmentation, rescale, preprocess) or validation. */
 ic_image_data_generator tr_generator(const tr_opts *o, int training);
@@ -134,10 +139,25 @@ ic_status tr_resume_seek(tr_job *j, const tr_state *s);
  * from the start or (rs) from a checkpoint. Returns the exit status. */
 int tr_run_on_data(const tr_opts *o, int argc, char **argv, ic_model *m, const ic_model_meta *meta,
                    tr_data *d, tr_state *rs);
+/* Loads an imgclass model file with its meta (finetune's MODEL.h5, the checkpoint of
+ * --resume); a meta without class names or input size is an error, with hint in its
+ * parentheses. Returns 0 or an exit status (printed); free *m and *meta either way. */
+int tr_model_load(const tr_opts *o, const char *path, const char *hint, ic_model **m,
+                  ic_model_meta *meta);
+/* Takes the input size, rescale, preprocessing and class order from meta into o, opens
+ * the data that way and trains the compiled m on it (tr_run_on_data). */
+int tr_run_on_meta(tr_opts *o, int argc, char **argv, ic_model *m, const ic_model_meta *meta,
+                   tr_state *rs);
 /* --resume, both commands: loads the checkpoint model ckpt (compiled, with its optimizer
  * state and meta), opens the data as the meta says, seeks and continues. Frees rs.
  * Returns the exit status. */
 int tr_resume_run(tr_opts *o, int argc, char **argv, tr_state *rs, const char *ckpt);
+
+/* A fresh run of one command, after its options were parsed and checked. */
+typedef int (*tr_fresh_fn)(tr_opts *o, int argc, char **argv, void *user);
+/* The command both share: parses argv (--help: help(), status 0), then continues the run
+ * of -o (--resume) or checks the options and calls fresh. Returns the exit status. */
+int tr_main(tr_kind kind, int argc, char **argv, void (*help)(void), tr_fresh_fn fresh, void *user);
 
 /* Fresh runs: a note on stderr when OUT.ckpt.json records an earlier run (it is replaced
  * at the first checkpoint, or removed then when the new run cannot be resumed). */

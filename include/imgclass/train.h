@@ -49,6 +49,9 @@ typedef struct ic_compile_opts {
      * normalises with batch statistics while training. Default 0: tf.keras 2.x,
      * frozen BN runs in inference mode. */
     int frozen_bn_uses_batch_stats;
+    /* Compute precision (ic_model_set_precision; BF16 falls back to FP32 on CPUs
+     * without native bf16: read ic_model_precision() after compiling). Default FP32. */
+    ic_precision precision;
 } ic_compile_opts;
 ic_compile_opts ic_compile_opts_default(void);
 ic_status ic_model_compile(ic_model *m, const ic_compile_opts *o);

@@ -34,6 +34,18 @@
 
 typedef struct ic__op ic__op; /* backend-specific, opaque here */
 
+/* Compute precision of the heavy ops (conv and dense: forward, backward-data,
+ * backward-weights). Host tensors stay float32 whatever the precision: in BF16 the op
+ * rounds its inputs (src, weights, diff_dst) to bfloat16 (round to nearest even),
+ * multiplies them with float32 accumulation and writes float32 outputs; bias, diff_bias,
+ * the fused activation and every other op stay float32. Weights converted to bf16 are
+ * cached by (pointer, version) like any other converted weights. The master weights,
+ * the optimizer, losses and metrics never see bf16. */
+typedef enum ic__prec {
+    IC__PREC_F32 = 0,
+    IC__PREC_BF16
+} ic__prec;
+
 typedef enum ic__act {
     IC__ACT_NONE = 0, /* identity */
     IC__ACT_RELU,
@@ -56,6 +68,7 @@ typedef struct ic__conv_desc {
     int groups;
     int has_bias;
     ic__act act; /* fused into the forward pass: dst = act(conv + bias) */
+    ic__prec prec; /* set by the backend table's conv_create (see prec below), not layers */
 } ic__conv_desc;
 
 typedef enum ic__pool_alg {
@@ -79,6 +92,7 @@ typedef struct ic__dense_desc {
     int64_t n, ic, oc;
     int has_bias;
     ic__act act;
+    ic__prec prec; /* as for conv */
 } ic__dense_desc;
 
 /* Element-wise activation over n values. */
@@ -104,6 +118,15 @@ typedef struct ic__bn_desc {
 
 typedef struct ic__backend {
     const char *name;
+    /* Every backend has one table per precision; layers never look at precision: the
+     * plan picks the table (ic__backend_with_prec) and the table's conv_create and
+     * dense_create stamp their precision into the desc they are given a copy of. */
+    ic__prec prec;
+    /* The table of the same backend for precision p (NULL when it has none). */
+    const struct ic__backend *(*with_prec)(ic__prec p);
+    /* 1 when p runs natively on this machine (cpu bf16: oneDNN's effective ISA has
+     * AVX512_BF16 or AMX; the reference backend emulates bf16 exactly, always 1). */
+    int (*prec_native)(ic__prec p);
 
     ic_status (*conv_create)(ic__op **op, const ic__conv_desc *d);
     ic_status (*conv_fwd)(ic__op *op, float *dst, const float *src, const float *weights,
@@ -166,6 +189,14 @@ const ic__backend *ic__backend_current(void);
 ic_status ic__backend_by_name(const char *name, const ic__backend **out);
 /* Installs any backend table (tests wrap the reference one to count calls). */
 void ic__backend_set(const ic__backend *be);
+/* be's table for precision p; be itself when p is be->prec or be has no such table
+ * (a test's wrapper table without with_prec). */
+const ic__backend *ic__backend_with_prec(const ic__backend *be, ic__prec p);
+/* be->prec_native(p), 1 for F32 and 0 for tables without prec_native. */
+int ic__backend_prec_native(const ic__backend *be, ic__prec p);
+/* Rounds a float to the nearest bfloat16 (ties to even; NaN stays NaN) and back to
+ * float: what a bf16 op does to its inputs (the reference backend's emulation). */
+float ic__bf16_round(float x);
 
 /* Applies act to n values in place, and its derivative from dst (plain C, used by the
  * reference backend and by layers that need a quick activation). */

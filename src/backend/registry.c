@@ -43,3 +43,30 @@ ic_status ic_set_backend(const char *name)
 void ic__backend_set(const ic__backend *be) { g_current = be; }
 
 const char *ic_backend_name(void) { return ic__backend_current()->name; }
+
+const ic__backend *ic__backend_with_prec(const ic__backend *be, ic__prec p)
+{
+    if (be->prec == p || !be->with_prec)
+        return be;
+    const ic__backend *o = be->with_prec(p);
+    return o ? o : be;
+}
+
+int ic__backend_prec_native(const ic__backend *be, ic__prec p)
+{
+    if (p == IC__PREC_F32)
+        return 1;
+    return be->prec_native ? be->prec_native(p) : 0;
+}
+
+float ic__bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
+        return x; /* NaN: rounding could carry it into infinity */
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
+    u &= 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}

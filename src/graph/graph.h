@@ -34,6 +34,7 @@ struct ic_model {
     ic__plan *plans[IC__PLAN_CACHE];
     int plan_lru;
     ic__train_state *train; /* compile state, owned; freed by ic__train_state_free */
+    ic_precision precision; /* picks the backend table of plans (ic__plan_get) */
 };
 
 /* How a forward pass runs. */

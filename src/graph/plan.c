@@ -140,7 +140,8 @@ nomem:
 
 ic_status ic__plan_get(ic_model *m, int64_t batch, ic__plan **out)
 {
-    const ic__backend *be = ic__backend_current();
+    const ic__backend *be = ic__backend_with_prec(
+        ic__backend_current(), m->precision == IC_PRECISION_BF16 ? IC__PREC_BF16 : IC__PREC_F32);
     for (int i = 0; i < IC__PLAN_CACHE; i++) {
         ic__plan *p = m->plans[i];
         if (p && p->batch == batch && p->be == be) {

@@ -69,7 +69,7 @@ static ic_status dense_state_create(ic_layer *l, const ic__backend *be, int64_t 
     if (!st)
         return IC_ERR_NOMEM;
     ic__act act = ic__act_from_public(dl->act);
-    ic__dense_desc d = {batch, l->in0.d[0], dl->units, dl->bias != NULL, act};
+    ic__dense_desc d = {.n = batch, .ic = l->in0.d[0], .oc = dl->units, .has_bias = dl->bias != NULL, .act = act};
     ic_status s = be->dense_create(&st->dense, &d);
     if (!s)
         s = ic__act_ops_create(&st->act, be, dl->act, batch, dl->units);

@@ -60,6 +60,8 @@ ic_status ic_model_compile(ic_model *m, const ic_compile_opts *o)
     ic_status s = ic__loss_check_output(o->loss, ic__model_out_shape(m));
     if (s)
         return ic__errctx(s, "compile model '%s'", m->name);
+    if ((s = ic_model_set_precision(m, o->precision)))
+        return ic__errctx(s, "compile model '%s'", m->name);
     ic__optimizer opt;
     if ((s = ic__opt_init(&opt, &o->optimizer)))
         return ic__errctx(s, "compile model '%s'", m->name);

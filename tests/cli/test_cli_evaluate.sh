@@ -2,35 +2,12 @@
 # `imgclass evaluate` and `imgclass summary MODEL.h5 / --model ... --weights`: on a tiny
 # model trained by ic_make_model (IC_MAKE_MODEL, set by tests/CMakeLists.txt) over 32x32
 # dark/light (and dark/grey/light) PNGs: the accuracy line, a confusion matrix that sums to
-# the number of images, precision and recall in [0, 1], JSON keys, the meta line, and
-# one-line errors with a non-zero exit. Usage: test_cli_evaluate.sh IMGCLASS SOURCE_DIR
+# the number of images, precision and recall in [0, 1], JSON keys, the meta line,
+# --precision, and one-line errors with a non-zero exit. The fixture is in lib.sh.
+# Usage: test_cli_evaluate.sh IMGCLASS SOURCE_DIR
 set -u
-bin=$1
-src=$2
-fail=0
-if [ -z "${IC_MAKE_MODEL:-}" ] || [ ! -x "$IC_MAKE_MODEL" ]; then
-    echo "SKIP: IC_MAKE_MODEL (the ic_make_model helper) not set"; exit 77
-fi
-export IC_NUM_THREADS=${IC_NUM_THREADS:-2}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ic_cli_eval.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-check() { # description, command...
-    local what=$1; shift
-    if ! "$@"; then echo "FAILED: $what"; fail=1; fi
-}
-expect_err() { # expected-substring, args...: one line on stderr, non-zero exit
-    local want=$1; shift
-    local err rc
-    err=$("$bin" "$@" 2>&1 >/dev/null); rc=$?
-    if [ $rc -eq 0 ] || ! grep -qF -- "$want" <<<"$err" || [ "$(wc -l <<<"$err")" -ne 1 ]; then
-        echo "FAILED: '$*' should fail with '$want' (rc $rc): $err"; fail=1
-    fi
-}
-"$IC_MAKE_MODEL" "$tmp/m2" >/dev/null || { echo "FAILED: ic_make_model"; exit 1; }
-"$IC_MAKE_MODEL" "$tmp/m3" --classes 3 >/dev/null || { echo "FAILED: ic_make_model 3"; exit 1; }
-
-out=$("$bin" evaluate --help); check "evaluate help has examples" grep -q 'examples:' <<<"$out"
-out=$("$bin" --help); check "help lists evaluate" grep -q '^  evaluate ' <<<"$out"
+. "$(dirname "$0")/lib.sh" eval "$@"
+check_help evaluate
 
 # Confusion matrix rows (K of them after the header line) sum to the image count; precision
 # and recall columns lie in [0, 1].
@@ -98,6 +75,10 @@ else
 fi
 expect_err "missing.h5: No such file or directory" summary --model vgg16 --weights "$tmp/missing.h5"
 expect_err "--alpha applies to mobilenet_v2 only" summary --model vgg16 --alpha 0.5
+
+check_precision evaluate "$tmp/m2/model.h5" "$tmp/m2/data/test"
+out=$("$bin" evaluate "$tmp/m2/model.h5" "$tmp/m2/data/test" --precision bf16)
+check "bf16: accuracy line" grep -qE '^accuracy: [01]\.[0-9]{4} \(10 of 10 images, 1 steps of 20\)$' <<<"$out"
 
 # Errors: one line on stderr, non-zero exit.
 png=$tmp/m2/data/test/dark/img_000.png

@@ -4,35 +4,12 @@
 # files and (recursively, sorted) directories; --json with every class probability; a
 # corrupt or missing image is reported on stderr and skipped, the others still printed,
 # exit 1. The single-image pipeline agrees with evaluate's iterator (same number right).
-# Usage: test_cli_predict.sh IMGCLASS SOURCE_DIR
+# --precision. The fixture is in lib.sh. Usage: test_cli_predict.sh IMGCLASS SOURCE_DIR
 set -u
-bin=$1
-fail=0
-if [ -z "${IC_MAKE_MODEL:-}" ] || [ ! -x "$IC_MAKE_MODEL" ]; then
-    echo "SKIP: IC_MAKE_MODEL (the ic_make_model helper) not set"; exit 77
-fi
-export IC_NUM_THREADS=${IC_NUM_THREADS:-2}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ic_cli_predict.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-check() { # description, command...
-    local what=$1; shift
-    if ! "$@"; then echo "FAILED: $what"; fail=1; fi
-}
-expect_err() { # expected-substring, args...: one line on stderr, non-zero exit
-    local want=$1; shift
-    local err rc
-    err=$("$bin" "$@" 2>&1 >/dev/null); rc=$?
-    if [ $rc -eq 0 ] || ! grep -qF -- "$want" <<<"$err" || [ "$(wc -l <<<"$err")" -ne 1 ]; then
-        echo "FAILED: '$*' should fail with '$want' (rc $rc): $err"; fail=1
-    fi
-}
-"$IC_MAKE_MODEL" "$tmp/m" >/dev/null || { echo "FAILED: ic_make_model"; exit 1; }
-"$IC_MAKE_MODEL" "$tmp/m3" --classes 3 >/dev/null || { echo "FAILED: ic_make_model 3"; exit 1; }
-model=$tmp/m/model.h5
-test_dir=$tmp/m/data/test
-
-out=$("$bin" predict --help); check "predict help has examples" grep -q 'examples:' <<<"$out"
-out=$("$bin" --help); check "help lists predict" grep -q '^  predict ' <<<"$out"
+. "$(dirname "$0")/lib.sh" predict "$@"
+model=$tmp/m2/model.h5
+test_dir=$tmp/m2/data/test
+check_help predict
 
 # Lines "FILE  CLASS  PROB" with a known class and PROB in [0, 1] (>= 0.5 for 2 classes).
 lines_ok() { # output, expected line count, class regex
@@ -97,11 +74,15 @@ check "dir with bad files: two lines" lines_ok "$out" 2 'dark|light'
 check "dir with bad files: two stderr lines" test "$(wc -l <"$tmp/err")" -eq 2
 check "dir: truncated png named" grep -q 'trunc.png' "$tmp/err"
 
+check_precision predict "$model" "$f1" "$f2"
+out=$("$bin" predict "$model" "$f1" "$f2" --precision bf16)
+check "bf16: two lines, classes, probabilities" lines_ok "$out" 2 'dark|light'
+
 # Errors: one line on stderr, non-zero exit.
 expect_err "missing.png: No such file or directory" predict "$model" "$tmp/missing.png"
 expect_err "missing.h5: No such file or directory" predict "$tmp/missing.h5" "$f1"
 expect_err "not an imgclass model file (not an HDF5 file)" predict "$f1" "$f2"
-expect_err "nometa.h5: not an imgclass model file" predict "$tmp/m/nometa.h5" "$f1"
+expect_err "nometa.h5: not an imgclass model file" predict "$tmp/m2/nometa.h5" "$f1"
 mkdir -p "$tmp/empty"
 expect_err "no images (.jpg, .jpeg or .png) inside" predict "$model" "$tmp/empty"
 expect_err "give a model file and one or more images" predict "$model"

@@ -25,6 +25,15 @@ check "seed nested row" grep -q '^vgg16 (Model) ' <<<"$out"
 out=$("$bin" summary --base vgg16 --unfreeze-from block5_conv1)
 check "unfreeze from block5" grep -qx 'Trainable params: 9,177,089' <<<"$out"
 
+# Keras applications' pooling='avg' and a linear classifier on the pooled features:
+# 1280 features x 1 unit + bias = 1,281 trainable
+out=$("$bin" summary --base mobilenet_v2 --pooling avg --head 0 --freeze-base --input 224x224x3)
+check "pooled base: vector output" grep -q '^mobilenetv2_1.00_224 (Model)        (None, 1280) ' <<<"$out"
+check "pooled base: no Flatten" eval '! grep -q Flatten <<<"$out"'
+check "pooled base: linear head" grep -qx 'Trainable params: 1,281' <<<"$out"
+out=$("$bin" summary --base vgg16 --pooling max --head 64 --freeze-base)
+check "max pooled vgg16 + hidden 64" grep -qx 'Trainable params: 32,897' <<<"$out"
+
 out=$("$bin" summary --model smallcnn)
 check "smallcnn total" grep -qx 'Total params: 3,453,121' <<<"$out"
 

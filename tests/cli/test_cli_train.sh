@@ -3,8 +3,8 @@
 # generated dataset (tests/cli/fixture_gen.c, found through $IC_FIXTURE_GEN): the progress
 # format off a terminal, history files, learning, --resume at an epoch boundary and after
 # Ctrl-C in the middle of an epoch (bit-identical to an uninterrupted run), fine-tuning a
-# nested base, --cache-features, NaN stops, --save-best / --early-stopping, bad files and
-# the one-line errors.
+# nested base, --cache-features, NaN stops, --save-best / --early-stopping, bad files,
+# --precision (and its fp32 fallback notice) and the one-line errors.
 set -u
 IMGCLASS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 GEN=${IC_FIXTURE_GEN:-}
@@ -194,6 +194,22 @@ if "$IMGCLASS" summary --help 2>/dev/null | grep -q 'MODEL.h5'; then
     grep -E '^[a-z].*\((Model|Flatten|Dense)\)' vsum.out | awk '{print $1, $2}' >v.layers
     [ -s cf.layers ] && cmp -s cf.layers v.layers || fail "cache-features: layer names differ from the uncached model"
 fi
+# the base's pooling and no hidden layer (--pooling avg --head 0): the cached features are
+# vectors, and the saved model gives what training reported
+run cfgap "$IMGCLASS" train data -o cfgap.h5 --base vgg16 --weights none --cache-features \
+    --pooling avg --head 0 --target-size 32x32 --batch-size 8 --epochs 1 --lr 1e-3
+expect_rc cfgap 0
+expect_in cfgap cfgap.out '^Trainable params: 513 of 14,715,201 \(the head, on features \([0-9]+, 512\)\)$'
+last=$(grep -E '^3/3 ' cfgap.out | tail -1 | sed -n 's/.* - val_loss: \([^ ]*\) - val_acc: \([^ ]*\).*/\1 \2/p')
+check=$(sed -n 's/^Check: .* val_loss: \([^ ]*\) - val_acc: \([^ ]*\)$/\1 \2/p' cfgap.out)
+[ -n "$last" ] && [ "$last" = "$check" ] ||
+    fail "cache-features --pooling avg: the saved model gives '$check', training said '$last'"
+run gapbad "$IMGCLASS" train data -o x.h5 --base vgg16 --weights none --pooling mean
+expect_rc gapbad 2
+expect_in gapbad gapbad.err "^imgclass train: --pooling must be none, avg or max, got 'mean'"
+run gapnobase "$IMGCLASS" train data -o x.h5 --pooling avg
+expect_rc gapnobase 2
+expect_in gapnobase gapnobase.err 'need --base'
 run cfaug "$IMGCLASS" train data -o cf2.h5 --base vgg16 --weights none --cache-features --augment
 expect_rc cfaug 2
 expect_in cfaug cfaug.err 'augmentation options cannot be used with it'
@@ -214,6 +230,57 @@ expect_in b3 b3.out '^Found 14 images belonging to 3 classes\.$'
 expect_in b3 b3.out ' - skipped: 2 bad files$'
 expect_in b3 b3.out '^Best epoch [1-3] \(val_loss [0-9.]+\) saved in b3.h5; the last epoch.s checkpoint is b3.last.h5$'
 [ -f b3.h5 ] && [ -f b3.last.h5 ] || fail "save-best: b3.h5 and b3.last.h5"
+
+# ---- --precision fp32|bf16 (issue #7) ----
+# Where this CPU (or the backend) has no native bf16, the library falls back to fp32 and the
+# command prints one notice line on stderr; DNNL_MAX_CPU_ISA=AVX512_CORE forces that case.
+NOTICE='^imgclass: notice: this CPU has no native bf16 \(AVX512_BF16 or AMX\); running in fp32$'
+P=(--target-size 48x48 --batch-size 4 --steps-per-epoch 2 --validation-steps 1 --seed 7)
+notices() { grep -Ec "$NOTICE" "$1"; }
+run pb "$IMGCLASS" train data -o pb.h5 "${P[@]}" --epochs 1 --precision bf16
+expect_rc pb 0
+if grep -q '^Precision: bf16$' pb.out; then
+    native=bf16
+    [ "$(notices pb.err)" = 0 ] || fail "precision bf16: a notice although bf16 ran"
+else
+    native='fp32 \(bf16 is not native on this CPU\)'
+    expect_in pb pb.out '^Precision: fp32 \(bf16 is not native on this CPU\)$'
+    [ "$(notices pb.err)" = 1 ] || fail "precision bf16 unsupported: want one notice"
+fi
+run pf "$IMGCLASS" train data -o pf.h5 "${P[@]}" --epochs 1
+expect_rc pf 0
+expect_in pf pf.out '^Precision: fp32$'
+run pn env DNNL_MAX_CPU_ISA=AVX512_CORE "$IMGCLASS" train data -o pn.h5 "${P[@]}" --epochs 1 \
+    --precision bf16
+expect_rc pn 0
+expect_in pn pn.out '^Precision: fp32 \(bf16 is not native on this CPU\)$'
+[ "$(notices pn.err)" = 1 ] || fail "DNNL_MAX_CPU_ISA=AVX512_CORE: $(notices pn.err) notices, want 1"
+[ "$(wc -l <pn.err)" = 1 ] || fail "DNNL_MAX_CPU_ISA=AVX512_CORE: stderr should be the notice only"
+# --cache-features sets it on the base (extraction), the head and the saved model: one notice
+run pcf env DNNL_MAX_CPU_ISA=AVX512_CORE "$IMGCLASS" train data -o pcf.h5 --base vgg16 \
+    --weights none --cache-features --target-size 32x32 --head 16 --batch-size 8 --epochs 1 \
+    --precision bf16
+expect_rc pcf 0
+expect_in pcf pcf.out '^Extracting features of 24 training images with vgg16 \(inference mode, fp32\)'
+[ "$(notices pcf.err)" = 1 ] || fail "cache-features: $(notices pcf.err) notices, want 1"
+# --resume keeps the run's precision; an explicit --precision overrides it
+run pr "$IMGCLASS" train data -o pb.h5 "${P[@]}" --epochs 2 --resume
+expect_rc pr 0
+expect_in pr pr.out "^Precision: $native\$"
+run pr2 "$IMGCLASS" train data -o pb.h5 "${P[@]}" --epochs 3 --resume --precision fp32
+expect_rc pr2 0
+expect_in pr2 pr2.out '^Precision: fp32$'
+run pft "$IMGCLASS" finetune v.h5 data -o pft.h5 --unfreeze-from block5_conv1 --epochs 1 \
+    --batch-size 8 --steps-per-epoch 1 --validation-steps 1 --precision bf16
+expect_rc pft 0
+expect_in pft pft.out "^Precision: $native\$"
+for c in train finetune; do
+    run pbad_$c "$IMGCLASS" $c data -o x.h5 --precision fp16
+    expect_rc pbad_$c 2
+    expect_in pbad_$c pbad_$c.err "^imgclass $c: --precision must be fp32 or bf16, got 'fp16'"
+    run phelp_$c "$IMGCLASS" $c --help
+    expect_in phelp_$c phelp_$c.out '^  --precision P '
+done
 
 # ---- one-line errors ----
 mkdir -p nodata/train/a nodata/train/b
@@ -241,7 +308,7 @@ expect_in e7 e7.err "^imgclass train: cannot get the ImageNet weights vgg16_noto
 run e8 "$IMGCLASS" train data -o x.h5 --base vgg16 --weights nothere.h5 --target-size 32x32
 expect_rc e8 1
 expect_in e8 e8.err '^imgclass train: loading weights into vgg16: .*nothere.h5'
-for f in e1 e2 e3 e4 e5 e6 e7 e8; do # (the library logs "downloading URL to PATH" first)
+for f in e1 e2 e3 e4 e5 e6 e7 e8 pbad_train pbad_finetune; do # (the library logs "downloading URL to PATH" first)
     n=$(grep -vc '^downloading ' $f.err)
     [ "$n" = 1 ] || fail "$f: the error should be one line, got $n"
 done

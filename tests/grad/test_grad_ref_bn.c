@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "fd.h"
 #include "harness.h"
 
 static const ic__backend *B;
@@ -46,20 +47,6 @@ static double loss_d(void *p)
     return l;
 }
 
-static void fd_grad(double (*f)(void *), void *ctx_, double *x, int64_t n, float *g)
-{
-    const double h = 1e-6;
-    for (int64_t i = 0; i < n; i++) {
-        double s = x[i];
-        x[i] = s + h;
-        double lp = f(ctx_);
-        x[i] = s - h;
-        double lm = f(ctx_);
-        x[i] = s;
-        g[i] = (float)((lp - lm) / (2 * h));
-    }
-}
-
 /* One FD case. use_affine = 0 passes gamma/beta NULL (the loss then uses 1 and 0). */
 static void grad_case(int64_t rows, int64_t C, int global_stats, int use_affine, unsigned seed)
 {
@@ -93,12 +80,8 @@ static void grad_case(int64_t rows, int64_t C, int global_stats, int use_affine,
     CHECK(!memcmp(dx, dx2, n * 4));
     B->op_free(op);
 
-    ctx c = {rows, C, eps, global_stats, malloc(n * 8), malloc(C * 8), malloc(C * 8),
-             malloc(n * 8), mean, var};
-    for (int64_t i = 0; i < n; i++)
-        c.x[i] = x[i], c.dy[i] = dy[i];
-    for (int64_t i = 0; i < C; i++)
-        c.gamma[i] = gamma[i], c.beta[i] = beta[i];
+    ctx c = {rows, C, eps, global_stats, fd_to_double(x, n), fd_to_double(gamma, C),
+             fd_to_double(beta, C), fd_to_double(dy, n), mean, var};
     char what[120];
     snprintf(what, sizeof what, "bn %lldx%lld global_stats %d affine %d", (long long)rows,
              (long long)C, global_stats, use_affine);

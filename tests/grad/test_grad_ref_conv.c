@@ -10,50 +10,10 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "fd.h"
 #include "harness.h"
 
 static const ic__backend *B;
-
-/* ---------- double-precision helpers ---------- */
-
-static double act_d(ic__act act, double x)
-{
-    switch (act) {
-    case IC__ACT_RELU:
-        return x > 0 ? x : 0;
-    case IC__ACT_RELU6:
-        return x > 0 ? (x < 6 ? x : 6) : 0;
-    case IC__ACT_SIGMOID:
-        return 1 / (1 + exp(-x));
-    case IC__ACT_TANH:
-        return tanh(x);
-    default:
-        return x;
-    }
-}
-
-/* Central differences of f with respect to each of the n values x[i]. */
-static void fd_grad(double (*f)(void *), void *ctx, double *x, int64_t n, float *g)
-{
-    const double h = 1e-6;
-    for (int64_t i = 0; i < n; i++) {
-        double s = x[i];
-        x[i] = s + h;
-        double lp = f(ctx);
-        x[i] = s - h;
-        double lm = f(ctx);
-        x[i] = s;
-        g[i] = (float)((lp - lm) / (2 * h));
-    }
-}
-
-static double *to_double(const float *x, int64_t n)
-{
-    double *y = malloc((size_t)n * sizeof *y);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
-}
 
 /* ---------- an independent double forward: pad explicitly, then a 'valid' conv ---------- */
 
@@ -90,7 +50,7 @@ static void fwd_d(ctx *c)
                                 acc += c->padded[((n * PH + py) * PW + px) * d->ic + g * icg + ci] *
                                        c->w[((ky * d->kw + kx) * icg + ci) * d->oc + o];
                             }
-                    c->out[((n * d->oh + oy) * d->ow + ox) * d->oc + o] = act_d(d->act, acc);
+                    c->out[((n * d->oh + oy) * d->ow + ox) * d->oc + o] = fd_act(d->act, acc);
                 }
 }
 
@@ -98,10 +58,7 @@ static double loss_d(void *p)
 {
     ctx *c = p;
     fwd_d(c);
-    double l = 0;
-    for (int64_t i = 0; i < c->d.n * c->d.oh * c->d.ow * c->d.oc; i++)
-        l += c->dy[i] * c->out[i];
-    return l;
+    return fd_dot(c->dy, c->out, c->d.n * c->d.oh * c->d.ow * c->d.oc);
 }
 
 /* ---------- one gradient-check case ---------- */
@@ -159,17 +116,16 @@ static void grad_case(const char *name, ic__conv_desc d, unsigned seed)
     B->op_free(op);
 
     ctx c = {.d = d};
-    c.src = to_double(src, ns);
-    c.w = to_double(w, nw);
-    c.b = to_double(b, nb);
-    c.dy = to_double(dy, no);
+    c.src = fd_to_double(src, ns);
+    c.w = fd_to_double(w, nw);
+    c.b = fd_to_double(b, nb);
+    c.dy = fd_to_double(dy, no);
     c.padded = malloc((size_t)(d.n * (d.ih + d.pt + d.pb) * (d.iw + d.pl + d.pr) * d.ic) * 8);
     c.out = malloc((size_t)no * 8);
 
     char what[200];
     fwd_d(&c);
-    for (int64_t i = 0; i < no; i++)
-        ref[i] = (float)c.out[i];
+    fd_to_float(ref, c.out, no);
     snprintf(what, sizeof what, "%s: fwd vs double fwd", name);
     t_allclose(what, dst, ref, no, 1e-5, 1e-5);
 

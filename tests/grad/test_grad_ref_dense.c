@@ -5,47 +5,10 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "fd.h"
 #include "harness.h"
 
 static const ic__backend *B;
-
-static double act_d(ic__act act, double x)
-{
-    switch (act) {
-    case IC__ACT_RELU:
-        return x > 0 ? x : 0;
-    case IC__ACT_RELU6:
-        return x > 0 ? (x < 6 ? x : 6) : 0;
-    case IC__ACT_SIGMOID:
-        return 1 / (1 + exp(-x));
-    case IC__ACT_TANH:
-        return tanh(x);
-    default:
-        return x;
-    }
-}
-
-static void fd_grad(double (*f)(void *), void *ctx_, double *x, int64_t n, float *g)
-{
-    const double h = 1e-6;
-    for (int64_t i = 0; i < n; i++) {
-        double s = x[i];
-        x[i] = s + h;
-        double lp = f(ctx_);
-        x[i] = s - h;
-        double lm = f(ctx_);
-        x[i] = s;
-        g[i] = (float)((lp - lm) / (2 * h));
-    }
-}
-
-static double *to_double(const float *x, int64_t n)
-{
-    double *y = malloc((size_t)n * sizeof *y);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i];
-    return y;
-}
 
 typedef struct ctx {
     ic__dense_desc d;
@@ -60,7 +23,7 @@ static void fwd_d(ctx *c)
             double acc = d->has_bias ? c->b[o] : 0;
             for (int64_t i = 0; i < d->ic; i++)
                 acc += c->src[n * d->ic + i] * c->w[i * d->oc + o];
-            c->out[n * d->oc + o] = act_d(d->act, acc);
+            c->out[n * d->oc + o] = fd_act(d->act, acc);
         }
 }
 
@@ -68,10 +31,7 @@ static double loss_d(void *p)
 {
     ctx *c = p;
     fwd_d(c);
-    double l = 0;
-    for (int64_t i = 0; i < c->d.n * c->d.oc; i++)
-        l += c->dy[i] * c->out[i];
-    return l;
+    return fd_dot(c->dy, c->out, c->d.n * c->d.oc);
 }
 
 static void grad_case(int64_t n, int64_t ic, int64_t oc, int has_bias, ic__act act, unsigned seed)
@@ -97,15 +57,14 @@ static void grad_case(int64_t n, int64_t ic, int64_t oc, int has_bias, ic__act a
     B->op_free(op);
 
     ctx c = {.d = d};
-    c.src = to_double(src, ns);
-    c.w = to_double(w, nw);
-    c.b = to_double(b, oc);
-    c.dy = to_double(dy, no);
+    c.src = fd_to_double(src, ns);
+    c.w = fd_to_double(w, nw);
+    c.b = fd_to_double(b, oc);
+    c.dy = fd_to_double(dy, no);
     c.out = malloc(no * 8);
     char what[200];
     fwd_d(&c);
-    for (int64_t i = 0; i < no; i++)
-        ref[i] = (float)c.out[i];
+    fd_to_float(ref, c.out, no);
     snprintf(what, sizeof what, "n%lld %lld->%lld bias %d act %d: fwd", (long long)n,
              (long long)ic, (long long)oc, has_bias, (int)act);
     t_allclose(what, dst, ref, no, 1e-5, 1e-5);

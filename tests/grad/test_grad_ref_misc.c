@@ -6,25 +6,10 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "fd.h"
 #include "harness.h"
 
 static const ic__backend *B;
-
-static double act_d(ic__act act, double x)
-{
-    switch (act) {
-    case IC__ACT_RELU:
-        return x > 0 ? x : 0;
-    case IC__ACT_RELU6:
-        return x > 0 ? (x < 6 ? x : 6) : 0;
-    case IC__ACT_SIGMOID:
-        return 1 / (1 + exp(-x));
-    case IC__ACT_TANH:
-        return tanh(x);
-    default:
-        return x;
-    }
-}
 
 /* ---------- eltwise ---------- */
 
@@ -70,10 +55,11 @@ static void eltwise_grad(void)
         ic__act_fwd_inplace((ic__act)a, y2, n);
         CHECK(!memcmp(y, y2, n * 4));
         OK(B->eltwise_bwd(op, dx, dy, y));
+        /* element-wise: each difference needs only its own element, not the whole L */
         const double h = 1e-6;
+        const ic__act act = (ic__act)a;
         for (int64_t i = 0; i < n; i++)
-            fd[i] = (float)(dy[i] * (act_d((ic__act)a, x[i] + h) - act_d((ic__act)a, x[i] - h)) /
-                            (2 * h));
+            fd[i] = (float)(dy[i] * (fd_act(act, x[i] + h) - fd_act(act, x[i] - h)) / (2 * h));
         char what[64];
         snprintf(what, sizeof what, "eltwise act %d: diff_src vs finite differences", a);
         t_allclose(what, dx, fd, n, 1e-4, 1e-5);
@@ -158,21 +144,8 @@ static void softmax_grad(int64_t rows, int64_t cols, float amp, unsigned seed)
         }
         CHECKF(fabs(s - 1) < 1e-5 && pos, "row %lld sums to %.9g", (long long)r, s);
     }
-    sm_ctx c = {rows, cols, malloc(n * 8), malloc(n * 8)};
-    for (int64_t i = 0; i < n; i++) {
-        c.x[i] = x[i];
-        c.dy[i] = dy[i];
-    }
-    const double h = 1e-6;
-    for (int64_t i = 0; i < n; i++) {
-        double s = c.x[i];
-        c.x[i] = s + h;
-        double lp = sm_loss(&c);
-        c.x[i] = s - h;
-        double lm = sm_loss(&c);
-        c.x[i] = s;
-        fd[i] = (float)((lp - lm) / (2 * h));
-    }
+    sm_ctx c = {rows, cols, fd_to_double(x, n), fd_to_double(dy, n)};
+    fd_grad(sm_loss, &c, c.x, n, fd);
     char what[80];
     snprintf(what, sizeof what, "softmax %lldx%lld: diff_src vs finite differences",
              (long long)rows, (long long)cols);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "fd.h"
 #include "harness.h"
 
 static const ic__backend *B;
@@ -49,24 +50,7 @@ static double loss_d(void *p)
 {
     ctx *c = p;
     fwd_d(c);
-    double l = 0;
-    for (int64_t i = 0; i < c->d.n * c->d.oh * c->d.ow * c->d.c; i++)
-        l += c->dy[i] * c->out[i];
-    return l;
-}
-
-static void fd_grad(double (*f)(void *), void *ctx_, double *x, int64_t n, float *g)
-{
-    const double h = 1e-6;
-    for (int64_t i = 0; i < n; i++) {
-        double s = x[i];
-        x[i] = s + h;
-        double lp = f(ctx_);
-        x[i] = s - h;
-        double lm = f(ctx_);
-        x[i] = s;
-        g[i] = (float)((lp - lm) / (2 * h));
-    }
+    return fd_dot(c->dy, c->out, c->d.n * c->d.oh * c->d.ow * c->d.c);
 }
 
 static ic__pool_desc mk(ic__pool_alg alg, int64_t ih, int64_t iw, int kh, int kw, int sh, int sw,
@@ -123,17 +107,12 @@ static void grad_case(const char *name, ic__pool_desc d, unsigned seed)
     B->op_free(op);
 
     ctx c = {.d = d};
-    c.src = malloc(ns * 8);
-    c.dy = malloc(no * 8);
+    c.src = fd_to_double(src, ns);
+    c.dy = fd_to_double(dy, no);
     c.out = malloc(no * 8);
-    for (int64_t i = 0; i < ns; i++)
-        c.src[i] = src[i];
-    for (int64_t i = 0; i < no; i++)
-        c.dy[i] = dy[i];
     char what[200];
     fwd_d(&c);
-    for (int64_t i = 0; i < no; i++)
-        ref[i] = (float)c.out[i];
+    fd_to_float(ref, c.out, no);
     snprintf(what, sizeof what, "%s %s: fwd vs double fwd", name,
              d.alg == IC__POOL_MAX ? "max" : "avg");
     t_allclose(what, dst, ref, no, 1e-6, 1e-7);

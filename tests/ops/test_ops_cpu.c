@@ -14,18 +14,9 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_common.h"
 #include "harness.h"
+#include "ops_cases.h"
 
 static const ic__backend *cpu, *ref;
-
-static float *fbuf(long n)
-{
-    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    return p;
-}
 
 /* Tolerance for sums of k products of O(1) values. */
 static double atol_k(double k)
@@ -34,54 +25,13 @@ static double atol_k(double k)
 }
 #define RTOL 1e-4
 
-static const char *act_name(ic__act a)
-{
-    static const char *n[] = {"none", "relu", "relu6", "sigmoid", "tanh"};
-    return n[a];
-}
-
 /* ---- convolution ---- */
-
-typedef struct conv_case {
-    int64_t n, ih, iw, ic, oc;
-    int kh, kw, sh, sw, pt, pb, pl, pr, groups, has_bias;
-    ic__act act;
-    float scale; /* src range +-scale (large enough for relu6 to clip) */
-} conv_case;
-
-static ic__conv_desc conv_desc_of(const conv_case *c)
-{
-    ic__conv_desc d = {0};
-    d.n = c->n;
-    d.ih = c->ih;
-    d.iw = c->iw;
-    d.ic = c->ic;
-    d.oc = c->oc;
-    d.kh = c->kh;
-    d.kw = c->kw;
-    d.sh = c->sh;
-    d.sw = c->sw;
-    d.pt = c->pt;
-    d.pb = c->pb;
-    d.pl = c->pl;
-    d.pr = c->pr;
-    d.oh = (c->ih + c->pt + c->pb - c->kh) / c->sh + 1;
-    d.ow = (c->iw + c->pl + c->pr - c->kw) / c->sw + 1;
-    d.groups = c->groups;
-    d.has_bias = c->has_bias;
-    d.act = c->act;
-    return d;
-}
 
 static void test_conv(const conv_case *c, unsigned seed)
 {
     ic__conv_desc d = conv_desc_of(c);
     char what[200];
-    snprintf(what, sizeof what,
-             "conv n%lld %lldx%lldx%lld->%lld k%dx%d s%dx%d p%d,%d,%d,%d g%d b%d %s",
-             (long long)c->n, (long long)c->ih, (long long)c->iw, (long long)c->ic,
-             (long long)c->oc, c->kh, c->kw, c->sh, c->sw, c->pt, c->pb, c->pl, c->pr, c->groups,
-             c->has_bias, act_name(c->act));
+    conv_case_name(what, sizeof what, c);
     long ns = (long)(d.n * d.ih * d.iw * d.ic), nd = (long)(d.n * d.oh * d.ow * d.oc);
     long nw = (long)d.kh * d.kw * (d.ic / d.groups) * d.oc;
     float *src = fbuf(ns), *w = fbuf(nw), *b = fbuf(d.oc), *dd = fbuf(nd);
@@ -283,7 +233,7 @@ static void test_pool(const pool_case *c, unsigned seed)
 
 static void test_dense(int64_t n, int64_t ic, int64_t oc, int has_bias, ic__act act, unsigned seed)
 {
-    ic__dense_desc d = {n, ic, oc, has_bias, act};
+    ic__dense_desc d = {n, ic, oc, has_bias, act, IC__PREC_F32};
     char what[120];
     snprintf(what, sizeof what, "dense %lldx%lld->%lld b%d %s", (long long)n, (long long)ic,
              (long long)oc, has_bias, act_name(act));
@@ -471,7 +421,7 @@ static void test_errors(void)
 {
     ic__op *op = (ic__op *)1;
     /* output size inconsistent with the input */
-    ic__conv_desc d = {1, 8, 8, 4, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, IC__ACT_NONE};
+    ic__conv_desc d = {1, 8, 8, 4, 9, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, IC__ACT_NONE, IC__PREC_F32};
     EXPECT_ERR(cpu->conv_create(&op, &d), IC_ERR_SHAPE, "conv2d");
     CHECK(op == NULL);
     /* a max-pool backward with no training forward before it */
@@ -488,27 +438,6 @@ static void test_errors(void)
 
 /* ---- fault injection: fail the k-th allocation through the hooks ---- */
 
-static long g_alloc_count, g_alloc_fail_at;
-static void *fi_malloc(size_t n, void *u)
-{
-    (void)u;
-    if (++g_alloc_count == g_alloc_fail_at)
-        return NULL;
-    return malloc(n);
-}
-static void *fi_realloc(void *p, size_t n, void *u)
-{
-    (void)u;
-    if (++g_alloc_count == g_alloc_fail_at)
-        return NULL;
-    return realloc(p, n);
-}
-static void fi_free(void *p, void *u)
-{
-    (void)u;
-    free(p);
-}
-
 /* One pass over create + every call of a few ops; returns the first failure status. */
 static ic_status fi_run(void)
 {
@@ -518,7 +447,7 @@ static ic_status fi_run(void)
     t_fill_uniform(buf, 4 * 6 * 6 * 16, 77, -1.f, 1.f);
     t_fill_uniform(w, 3 * 3 * 16 * 16, 78, -1.f, 1.f);
     t_fill_uniform(b, 16, 79, -1.f, 1.f);
-    ic__conv_desc cd = {4, 6, 6, 16, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, IC__ACT_RELU};
+    ic__conv_desc cd = {4, 6, 6, 16, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, IC__ACT_RELU, IC__PREC_F32};
     if ((s = cpu->conv_create(&op, &cd)) != IC_OK)
         return s;
     if (!(s = cpu->conv_fwd(op, out, buf, w, 1, b)) &&
@@ -535,7 +464,7 @@ static ic_status fi_run(void)
     cpu->op_free(op);
     if (s)
         return s;
-    ic__dense_desc dd = {4, 36, 16, 1, IC__ACT_TANH};
+    ic__dense_desc dd = {4, 36, 16, 1, IC__ACT_TANH, IC__PREC_F32};
     if ((s = cpu->dense_create(&op, &dd)) != IC_OK)
         return s;
     if (!(s = cpu->dense_fwd(op, out, buf, w, 0, b)) &&
@@ -552,25 +481,6 @@ static ic_status fi_run(void)
         s = cpu->bn_bwd(op, out, w, b, buf, buf, m, v, NULL, 0);
     cpu->op_free(op);
     return s;
-}
-
-static void test_fault_injection(void)
-{
-    ic_alloc_hooks h = {fi_malloc, fi_realloc, fi_free, NULL};
-    ic_set_alloc_hooks(&h);
-    g_alloc_fail_at = 0;
-    g_alloc_count = 0;
-    CHECK(fi_run() == IC_OK);
-    long total = g_alloc_count;
-    CHECKF(total > 10, "only %ld allocations seen", total);
-    for (long k = 1; k <= total; k++) {
-        g_alloc_count = 0;
-        g_alloc_fail_at = k;
-        ic_status s = fi_run();
-        CHECKF(s == IC_ERR_NOMEM, "failing allocation %ld of %ld: got %s (%s)", k, total,
-               ic_status_str(s), ic_errmsg());
-    }
-    ic_set_alloc_hooks(NULL);
 }
 
 int main(void)
@@ -633,6 +543,6 @@ int main(void)
     test_bn(2 * 4 * 4, 64, 1, 6020);
 
     test_errors();
-    test_fault_injection();
+    fi_each("cpu ops", fi_run);
     return t_finish();
 }

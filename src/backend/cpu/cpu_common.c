@@ -1,11 +1,13 @@
 /* cpu_common.c - engine and stream, error translation, primitives with an op-owned
  * scratchpad, memory objects over host pointers, the weights cache and gradient
- * reorders for the oneDNN backend. */
+ * reorders for the oneDNN backend; the CPU's ISA as oneDNN sees it and the bf16
+ * backward-weights choice that depends on it. */
 #include "cpu_common.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -73,6 +75,60 @@ ic_status ic__cpu_md_strides(const ic__op *op, dnnl_memory_desc_t *md, int ndims
     IC__DNNL(op, dnnl_memory_desc_init_by_strides(md, ndims, dims, dnnl_f32, strides),
              "memory descriptor (by strides)");
     return IC_OK;
+}
+
+ic_status ic__cpu_md_retype(const ic__op *op, dnnl_memory_desc_t *out, const dnnl_memory_desc_t *in,
+                            dnnl_data_type_t dt)
+{
+    /* strides count elements, not bytes, so the same strides serve any data type */
+    IC__DNNL(op,
+             dnnl_memory_desc_init_by_strides(out, in->ndims, in->dims, dt,
+                                              in->format_desc.blocking.strides),
+             "memory descriptor (retyped)");
+    return IC_OK;
+}
+
+ic_status ic__cpu_md_any(const ic__op *op, dnnl_memory_desc_t *out, const dnnl_memory_desc_t *in,
+                         dnnl_data_type_t dt)
+{
+    IC__DNNL(op, dnnl_memory_desc_init_by_tag(out, in->ndims, in->dims, dt, dnnl_format_tag_any),
+             "memory descriptor (any)");
+    return IC_OK;
+}
+
+int ic__cpu_isa_has(dnnl_cpu_isa_t isa)
+{
+    /* the dnnl_cpu_isa_t values are bit sets: each ISA includes the bits of those below */
+    unsigned eff = (unsigned)dnnl_get_effective_cpu_isa();
+    return (eff & (unsigned)isa) == (unsigned)isa;
+}
+
+/* Backward weights in the bf16 table: bf16 or f32 inputs (issue #7).
+ * On AVX512_BF16 without AMX (the AMD EPYC this was developed on) oneDNN 2.6's bf16
+ * backward weights runs at ~500-600 GFLOP/s against ~300 for f32 (about 2x), so it
+ * reads bf16 like the other passes. On Intel AMX, oneDNN 2.6's bf16 backward weights
+ * (jit:avx512_core_amx_bf16) is the slow one: 78 GFLOP/s against 230 for f32 on VGG16
+ * block3_conv2 (../shared/bench/README.md), and 63% of PyTorch's bf16 fine-tune step, so
+ * there it reads f32 (the host tensors, no conversion) while forward and backward data
+ * run on AMX. IC_BF16_BWD_WEIGHTS=bf16|f32 overrides (for measuring on new machines). */
+static int g_bwd_w_bf16;
+static pthread_once_t g_bwd_w_once = PTHREAD_ONCE_INIT;
+
+static void bwd_w_init(void)
+{
+    const char *e = getenv("IC_BF16_BWD_WEIGHTS");
+    if (e && !strcmp(e, "bf16"))
+        g_bwd_w_bf16 = 1;
+    else if (e && (!strcmp(e, "f32") || !strcmp(e, "fp32")))
+        g_bwd_w_bf16 = 0;
+    else
+        g_bwd_w_bf16 = !ic__cpu_isa_has(dnnl_cpu_isa_avx512_core_amx);
+}
+
+int ic__cpu_bf16_bwd_weights(void)
+{
+    pthread_once(&g_bwd_w_once, bwd_w_init);
+    return g_bwd_w_bf16;
 }
 
 /* Grows the op's scratchpad to at least `size` bytes (contents are not kept). */

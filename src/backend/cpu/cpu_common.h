@@ -3,8 +3,9 @@
  * One engine and one stream for the process; oneDNN status codes translated into
  * IC_ERR_BACKEND with the op's shapes; primitives with a user-mode scratchpad owned by
  * the op; memory objects over host pointers (handle set per call); a cache of
- * reordered weights keyed by (pointer, weights_version); an output reorder for
- * gradients that oneDNN produces in its own layout.
+ * reordered (or bf16-converted) weights keyed by (pointer, weights_version); an output
+ * reorder for gradients that oneDNN produces in its own layout; the effective ISA.
+ * Convolution and dense share more (cpu_wprim.h).
  *
  * Every op struct starts with `ic__op` (the header below) so op_free can dispatch.
  */
@@ -91,6 +92,18 @@ ic_status ic__cpu_md_tag(const ic__op *op, dnnl_memory_desc_t *md, int ndims,
                          const dnnl_dim_t *dims, dnnl_format_tag_t tag);
 ic_status ic__cpu_md_strides(const ic__op *op, dnnl_memory_desc_t *md, int ndims,
                              const dnnl_dim_t *dims, const dnnl_dim_t *strides);
+/* *out = the plain (strided) layout of `in` with data type dt. */
+ic_status ic__cpu_md_retype(const ic__op *op, dnnl_memory_desc_t *out, const dnnl_memory_desc_t *in,
+                            dnnl_data_type_t dt);
+/* *out = the dims of `in`, data type dt, format_tag_any (the primitive chooses). */
+ic_status ic__cpu_md_any(const ic__op *op, dnnl_memory_desc_t *out, const dnnl_memory_desc_t *in,
+                         dnnl_data_type_t dt);
+
+/* 1 when oneDNN's effective ISA (the machine, capped by DNNL_MAX_CPU_ISA) includes isa. */
+int ic__cpu_isa_has(dnnl_cpu_isa_t isa);
+/* 1 when the bf16 table runs backward weights in bf16, 0 when in f32 (cpu_common.c
+ * explains the choice; IC_BF16_BWD_WEIGHTS=bf16|f32 overrides). Read once per process. */
+int ic__cpu_bf16_bwd_weights(void);
 
 /* Creates the primitive descriptor for op_desc (post_ops may be NULL, hint may be NULL),
  * with a user-mode scratchpad, then the primitive and its scratchpad memory; grows the
@@ -143,6 +156,7 @@ void ic__cpu_pool_free(ic__op *op);
 void ic__cpu_dense_free(ic__op *op);
 void ic__cpu_misc_free(ic__op *op);
 
+/* Conv and dense run in d->prec (cpu_backend.c's tables stamp it into a copy of the desc). */
 ic_status ic__cpu_conv_create(ic__op **op, const ic__conv_desc *d);
 ic_status ic__cpu_conv_fwd(ic__op *op, float *dst, const float *src, const float *weights,
                            uint64_t weights_version, const float *bias);

@@ -12,6 +12,65 @@
 
 #include "cpu_common.h"
 
+/* ---- what eltwise and softmax share ---- */
+
+/* One data descriptor for src, dst and the gradients, a forward, and a backward
+ * computed from dst (created on first use), run over host pointers. */
+typedef struct dst_unary {
+    dnnl_memory_desc_t md;
+    dnnl_memory_t m_a, m_b, m_c;
+    ic__cpu_prim fwd, bwd;
+} dst_unary;
+
+static ic_status unary_init(ic__op *op, dst_unary *u, const_dnnl_op_desc_t fwd_desc,
+                            const char *name)
+{
+    IC__TRY(ic__cpu_prim_create(op, &u->fwd, fwd_desc, NULL, NULL, name));
+    IC__TRY(ic__cpu_mem_create(op, &u->m_a, &u->md));
+    IC__TRY(ic__cpu_mem_create(op, &u->m_b, &u->md));
+    return ic__cpu_mem_create(op, &u->m_c, &u->md);
+}
+
+static ic_status unary_fwd(ic__op *op, dst_unary *u, float *dst, const float *src, const char *name)
+{
+    IC__TRY(ic__cpu_mem_set(op, u->m_a, src));
+    IC__TRY(ic__cpu_mem_set(op, u->m_b, dst));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, u->m_a}, {DNNL_ARG_DST, u->m_b}};
+    return ic__cpu_exec(op, &u->fwd, 2, args, name);
+}
+
+/* Creates the backward pass from bwd_desc (the forward is the hint); a failure leaves it
+ * uncreated. */
+static ic_status unary_init_bwd(ic__op *op, dst_unary *u, const_dnnl_op_desc_t bwd_desc,
+                                const char *name)
+{
+    ic_status s = ic__cpu_prim_create(op, &u->bwd, bwd_desc, NULL, u->fwd.pd, name);
+    if (s != IC_OK)
+        ic__cpu_prim_destroy(&u->bwd);
+    return s;
+}
+
+/* diff_src from (dst, diff_dst); the backward pass must exist. */
+static ic_status unary_bwd(ic__op *op, dst_unary *u, float *diff_src, const float *diff_dst,
+                           const float *dst, const char *name)
+{
+    IC__TRY(ic__cpu_mem_set(op, u->m_a, dst));
+    IC__TRY(ic__cpu_mem_set(op, u->m_b, diff_dst));
+    IC__TRY(ic__cpu_mem_set(op, u->m_c, diff_src));
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_DST, u->m_a}, {DNNL_ARG_DIFF_DST, u->m_b}, {DNNL_ARG_DIFF_SRC, u->m_c}};
+    return ic__cpu_exec(op, &u->bwd, 3, args, name);
+}
+
+static void unary_destroy(dst_unary *u)
+{
+    ic__cpu_prim_destroy(&u->fwd);
+    ic__cpu_prim_destroy(&u->bwd);
+    ic__cpu_mem_destroy(&u->m_a);
+    ic__cpu_mem_destroy(&u->m_b);
+    ic__cpu_mem_destroy(&u->m_c);
+}
+
 /* ---- eltwise ---- */
 
 typedef struct cpu_eltwise {
@@ -19,9 +78,7 @@ typedef struct cpu_eltwise {
     ic__eltwise_desc d;
     dnnl_alg_kind_t alg;
     float alpha, beta;
-    dnnl_memory_desc_t md;
-    dnnl_memory_t m_a, m_b, m_c;
-    ic__cpu_prim fwd, bwd;
+    dst_unary u; /* u.fwd.prim NULL: identity */
 } cpu_eltwise;
 
 static ic_status eltwise_build(cpu_eltwise *e)
@@ -32,17 +89,13 @@ static ic_status eltwise_build(cpu_eltwise *e)
     if (!ic__cpu_act_alg(e->d.act, 1, &e->alg, &e->alpha, &e->beta))
         return IC_OK; /* identity: plain copies */
     dnnl_dim_t dims[1] = {e->d.n};
-    IC__TRY(ic__cpu_md_tag(op, &e->md, 1, dims, dnnl_a));
+    IC__TRY(ic__cpu_md_tag(op, &e->u.md, 1, dims, dnnl_a));
     dnnl_eltwise_desc_t ed;
     IC__DNNL(op,
-             dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, e->alg, &e->md, e->alpha,
+             dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, e->alg, &e->u.md, e->alpha,
                                             e->beta),
              "eltwise forward (descriptor)");
-    IC__TRY(ic__cpu_prim_create(op, &e->fwd, &ed, NULL, NULL, "eltwise forward"));
-    IC__TRY(ic__cpu_mem_create(op, &e->m_a, &e->md));
-    IC__TRY(ic__cpu_mem_create(op, &e->m_b, &e->md));
-    IC__TRY(ic__cpu_mem_create(op, &e->m_c, &e->md));
-    return IC_OK;
+    return unary_init(op, &e->u, &ed, "eltwise forward");
 }
 
 ic_status ic__cpu_eltwise_create(ic__op **out, const ic__eltwise_desc *d)
@@ -66,42 +119,30 @@ ic_status ic__cpu_eltwise_create(ic__op **out, const ic__eltwise_desc *d)
 ic_status ic__cpu_eltwise_fwd(ic__op *op, float *dst, const float *src)
 {
     cpu_eltwise *e = (cpu_eltwise *)op;
-    if (!e->fwd.prim) {
+    if (!e->u.fwd.prim) {
         if (dst != src)
             memmove(dst, src, (size_t)e->d.n * sizeof(float));
         return IC_OK;
     }
-    IC__TRY(ic__cpu_mem_set(op, e->m_a, src));
-    IC__TRY(ic__cpu_mem_set(op, e->m_b, dst));
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, e->m_a}, {DNNL_ARG_DST, e->m_b}};
-    return ic__cpu_exec(op, &e->fwd, 2, args, "eltwise forward");
+    return unary_fwd(op, &e->u, dst, src, "eltwise forward");
 }
 
 ic_status ic__cpu_eltwise_bwd(ic__op *op, float *diff_src, const float *diff_dst, const float *dst)
 {
     cpu_eltwise *e = (cpu_eltwise *)op;
-    if (!e->fwd.prim) {
+    if (!e->u.fwd.prim) {
         if (diff_src != diff_dst)
             memmove(diff_src, diff_dst, (size_t)e->d.n * sizeof(float));
         return IC_OK;
     }
-    if (!e->bwd.prim) {
+    if (!e->u.bwd.prim) {
         dnnl_eltwise_desc_t ed;
-        IC__DNNL(op,
-                 dnnl_eltwise_backward_desc_init(&ed, e->alg, &e->md, &e->md, e->alpha, e->beta),
-                 "eltwise backward (descriptor)");
-        ic_status s = ic__cpu_prim_create(op, &e->bwd, &ed, NULL, e->fwd.pd, "eltwise backward");
-        if (s != IC_OK) {
-            ic__cpu_prim_destroy(&e->bwd);
-            return s;
-        }
+        IC__DNNL(
+            op, dnnl_eltwise_backward_desc_init(&ed, e->alg, &e->u.md, &e->u.md, e->alpha, e->beta),
+            "eltwise backward (descriptor)");
+        IC__TRY(unary_init_bwd(op, &e->u, &ed, "eltwise backward"));
     }
-    IC__TRY(ic__cpu_mem_set(op, e->m_a, dst));
-    IC__TRY(ic__cpu_mem_set(op, e->m_b, diff_dst));
-    IC__TRY(ic__cpu_mem_set(op, e->m_c, diff_src));
-    dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_DST, e->m_a}, {DNNL_ARG_DIFF_DST, e->m_b}, {DNNL_ARG_DIFF_SRC, e->m_c}};
-    return ic__cpu_exec(op, &e->bwd, 3, args, "eltwise backward");
+    return unary_bwd(op, &e->u, diff_src, diff_dst, dst, "eltwise backward");
 }
 
 /* ---- softmax ---- */
@@ -109,9 +150,7 @@ ic_status ic__cpu_eltwise_bwd(ic__op *op, float *diff_src, const float *diff_dst
 typedef struct cpu_softmax {
     ic__op hdr;
     ic__softmax_desc d;
-    dnnl_memory_desc_t md;
-    dnnl_memory_t m_a, m_b, m_c;
-    ic__cpu_prim fwd, bwd;
+    dst_unary u;
 } cpu_softmax;
 
 static ic_status softmax_build(cpu_softmax *sm)
@@ -120,15 +159,11 @@ static ic_status softmax_build(cpu_softmax *sm)
     if (sm->d.rows < 1 || sm->d.cols < 1)
         return ic_seterr(IC_ERR_INVALID, "cpu backend: invalid %s", op->what);
     dnnl_dim_t dims[2] = {sm->d.rows, sm->d.cols};
-    IC__TRY(ic__cpu_md_tag(op, &sm->md, 2, dims, dnnl_nc));
+    IC__TRY(ic__cpu_md_tag(op, &sm->u.md, 2, dims, dnnl_nc));
     dnnl_softmax_desc_t sd;
-    IC__DNNL(op, dnnl_softmax_forward_desc_init(&sd, dnnl_forward_training, &sm->md, 1),
+    IC__DNNL(op, dnnl_softmax_forward_desc_init(&sd, dnnl_forward_training, &sm->u.md, 1),
              "softmax forward (descriptor)");
-    IC__TRY(ic__cpu_prim_create(op, &sm->fwd, &sd, NULL, NULL, "softmax forward"));
-    IC__TRY(ic__cpu_mem_create(op, &sm->m_a, &sm->md));
-    IC__TRY(ic__cpu_mem_create(op, &sm->m_b, &sm->md));
-    IC__TRY(ic__cpu_mem_create(op, &sm->m_c, &sm->md));
-    return IC_OK;
+    return unary_init(op, &sm->u, &sd, "softmax forward");
 }
 
 ic_status ic__cpu_softmax_create(ic__op **out, const ic__softmax_desc *d)
@@ -151,32 +186,19 @@ ic_status ic__cpu_softmax_create(ic__op **out, const ic__softmax_desc *d)
 
 ic_status ic__cpu_softmax_fwd(ic__op *op, float *dst, const float *src)
 {
-    cpu_softmax *sm = (cpu_softmax *)op;
-    IC__TRY(ic__cpu_mem_set(op, sm->m_a, src));
-    IC__TRY(ic__cpu_mem_set(op, sm->m_b, dst));
-    dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, sm->m_a}, {DNNL_ARG_DST, sm->m_b}};
-    return ic__cpu_exec(op, &sm->fwd, 2, args, "softmax forward");
+    return unary_fwd(op, &((cpu_softmax *)op)->u, dst, src, "softmax forward");
 }
 
 ic_status ic__cpu_softmax_bwd(ic__op *op, float *diff_src, const float *diff_dst, const float *dst)
 {
     cpu_softmax *sm = (cpu_softmax *)op;
-    if (!sm->bwd.prim) {
+    if (!sm->u.bwd.prim) {
         dnnl_softmax_desc_t sd;
-        IC__DNNL(op, dnnl_softmax_backward_desc_init(&sd, &sm->md, &sm->md, 1),
+        IC__DNNL(op, dnnl_softmax_backward_desc_init(&sd, &sm->u.md, &sm->u.md, 1),
                  "softmax backward (descriptor)");
-        ic_status s = ic__cpu_prim_create(op, &sm->bwd, &sd, NULL, sm->fwd.pd, "softmax backward");
-        if (s != IC_OK) {
-            ic__cpu_prim_destroy(&sm->bwd);
-            return s;
-        }
+        IC__TRY(unary_init_bwd(op, &sm->u, &sd, "softmax backward"));
     }
-    IC__TRY(ic__cpu_mem_set(op, sm->m_a, dst));
-    IC__TRY(ic__cpu_mem_set(op, sm->m_b, diff_dst));
-    IC__TRY(ic__cpu_mem_set(op, sm->m_c, diff_src));
-    dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_DST, sm->m_a}, {DNNL_ARG_DIFF_DST, sm->m_b}, {DNNL_ARG_DIFF_SRC, sm->m_c}};
-    return ic__cpu_exec(op, &sm->bwd, 3, args, "softmax backward");
+    return unary_bwd(op, &sm->u, diff_src, diff_dst, dst, "softmax backward");
 }
 
 /* ---- batch normalisation ---- */
@@ -340,24 +362,8 @@ ic_status ic__cpu_bn_bwd(ic__op *op, float *diff_src, float *diff_gamma, float *
 void ic__cpu_misc_free(ic__op *op)
 {
     switch (op->kind) {
-    case IC__CPU_ELTWISE: {
-        cpu_eltwise *e = (cpu_eltwise *)op;
-        ic__cpu_prim_destroy(&e->fwd);
-        ic__cpu_prim_destroy(&e->bwd);
-        ic__cpu_mem_destroy(&e->m_a);
-        ic__cpu_mem_destroy(&e->m_b);
-        ic__cpu_mem_destroy(&e->m_c);
-        break;
-    }
-    case IC__CPU_SOFTMAX: {
-        cpu_softmax *sm = (cpu_softmax *)op;
-        ic__cpu_prim_destroy(&sm->fwd);
-        ic__cpu_prim_destroy(&sm->bwd);
-        ic__cpu_mem_destroy(&sm->m_a);
-        ic__cpu_mem_destroy(&sm->m_b);
-        ic__cpu_mem_destroy(&sm->m_c);
-        break;
-    }
+    case IC__CPU_ELTWISE: unary_destroy(&((cpu_eltwise *)op)->u); break;
+    case IC__CPU_SOFTMAX: unary_destroy(&((cpu_softmax *)op)->u); break;
     case IC__CPU_BN: {
         cpu_bn *b = (cpu_bn *)op;
         ic__cpu_prim_destroy(&b->fwd_train);

@@ -5,7 +5,11 @@
  * written to be obviously correct rather than fast: naive loops in the order of the
  * formula, sums over many terms accumulated in double, and an OpenMP loop only over an
  * outer index whose iterations write disjoint outputs (so results never depend on the
- * thread count). */
+ * thread count).
+ *
+ * BF16 (the op's desc.prec, stamped by the bf16 table) is emulated exactly: the inputs
+ * of every product (src, weights, diff_dst) are rounded to bf16 first, the sums and
+ * everything else (bias, activation, outputs) stay as in F32. */
 #ifndef IC_BACKEND_REF_H
 #define IC_BACKEND_REF_H
 
@@ -41,6 +45,11 @@ ic_status ic__ref_op_new(ic__op **op, ref_op_kind kind);
 ic_status ic__ref_op_check(const ic__op *op, ref_op_kind kind, const char *fn);
 /* IC_OK if act is one of the ic__act values. */
 ic_status ic__ref_act_check(ic__act act, const char *fn);
+/* The two inputs a kernel multiplies, as precision p sees them: a and b themselves in
+ * F32; in BF16, copies rounded with ic__bf16_round in one block *tmp (the caller frees
+ * it with ic__free; NULL in F32). na, nb: element counts. */
+ic_status ic__ref_prec_inputs(ic__prec p, const float *a, int64_t na, const float *b, int64_t nb,
+                              const float **ra, const float **rb, float **tmp);
 
 /* ref_conv.c */
 ic_status ic__ref_conv_create(ic__op **op, const ic__conv_desc *d);

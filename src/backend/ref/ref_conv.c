@@ -61,6 +61,11 @@ ic_status ic__ref_conv_fwd(ic__op *op, float *dst, const float *src, const float
     const int64_t N = d->n, IH = d->ih, IW = d->iw, IC = d->ic;
     const int64_t OH = d->oh, OW = d->ow, OC = d->oc;
     const int64_t ICG = IC / d->groups, OCG = OC / d->groups;
+    float *tmp; /* bf16: the rounded inputs */
+    s = ic__ref_prec_inputs(d->prec, src, N * IH * IW * IC, weights,
+                            (int64_t)d->kh * d->kw * ICG * OC, &src, &weights, &tmp);
+    if (s)
+        return s;
 
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t n = 0; n < N; n++) {
@@ -90,6 +95,7 @@ ic_status ic__ref_conv_fwd(ic__op *op, float *dst, const float *src, const float
             ic__act_fwd_inplace(d->act, drow, OW * OC);
         }
     }
+    ic__free(tmp);
     return IC_OK;
 }
 
@@ -106,6 +112,11 @@ ic_status ic__ref_conv_bwd_data(ic__op *op, float *diff_src, const float *diff_d
     const int64_t N = d->n, IH = d->ih, IW = d->iw, IC = d->ic;
     const int64_t OH = d->oh, OW = d->ow, OC = d->oc;
     const int64_t ICG = IC / d->groups, OCG = OC / d->groups;
+    float *tmp;
+    s = ic__ref_prec_inputs(d->prec, diff_dst, N * OH * OW * OC, weights,
+                            (int64_t)d->kh * d->kw * ICG * OC, &diff_dst, &weights, &tmp);
+    if (s)
+        return s;
 
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t n = 0; n < N; n++) {
@@ -139,6 +150,7 @@ ic_status ic__ref_conv_bwd_data(ic__op *op, float *diff_src, const float *diff_d
             }
         }
     }
+    ic__free(tmp);
     return IC_OK;
 }
 
@@ -155,6 +167,11 @@ ic_status ic__ref_conv_bwd_weights(ic__op *op, float *diff_weights, float *diff_
     const int64_t OH = d->oh, OW = d->ow, OC = d->oc;
     const int64_t ICG = IC / d->groups, OCG = OC / d->groups;
     const int64_t KHW = (int64_t)d->kh * d->kw;
+    float *tmp; /* bf16: diff_bias then sums the rounded diff_dst, as a bf16 kernel does */
+    s = ic__ref_prec_inputs(d->prec, src, N * IH * IW * IC, diff_dst, N * OH * OW * OC, &src,
+                            &diff_dst, &tmp);
+    if (s)
+        return s;
 
     /* One iteration per weight element (tap k = ky*KW+kx, channel in group c, output o). */
 #pragma omp parallel for collapse(3) schedule(static)
@@ -192,5 +209,6 @@ ic_status ic__ref_conv_bwd_weights(ic__op *op, float *diff_weights, float *diff_
             diff_bias[o] = (float)acc;
         }
     }
+    ic__free(tmp);
     return IC_OK;
 }

@@ -32,6 +32,10 @@ ic_status ic__ref_dense_fwd(ic__op *op, float *dst, const float *src, const floa
     if (d->has_bias && !bias)
         return ic_seterr(IC_ERR_INVALID, "ref dense_fwd: has_bias but bias is NULL");
     const int64_t N = d->n, IC = d->ic, OC = d->oc;
+    float *tmp; /* bf16: the rounded inputs */
+    s = ic__ref_prec_inputs(d->prec, src, N * IC, weights, IC * OC, &src, &weights, &tmp);
+    if (s)
+        return s;
 
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
@@ -44,6 +48,7 @@ ic_status ic__ref_dense_fwd(ic__op *op, float *dst, const float *src, const floa
         }
         ic__act_fwd_inplace(d->act, drow, OC);
     }
+    ic__free(tmp);
     return IC_OK;
 }
 
@@ -56,6 +61,10 @@ ic_status ic__ref_dense_bwd_data(ic__op *op, float *diff_src, const float *diff_
         return s;
     const ic__dense_desc *d = &op->d.dense;
     const int64_t N = d->n, IC = d->ic, OC = d->oc;
+    float *tmp;
+    s = ic__ref_prec_inputs(d->prec, diff_dst, N * OC, weights, IC * OC, &diff_dst, &weights, &tmp);
+    if (s)
+        return s;
 
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; n++) {
@@ -66,6 +75,7 @@ ic_status ic__ref_dense_bwd_data(ic__op *op, float *diff_src, const float *diff_
             diff_src[n * IC + i] = (float)acc;
         }
     }
+    ic__free(tmp);
     return IC_OK;
 }
 
@@ -79,6 +89,10 @@ ic_status ic__ref_dense_bwd_weights(ic__op *op, float *diff_weights, float *diff
         return s;
     const ic__dense_desc *d = &op->d.dense;
     const int64_t N = d->n, IC = d->ic, OC = d->oc;
+    float *tmp; /* bf16: diff_bias then sums the rounded diff_dst, as a bf16 kernel does */
+    s = ic__ref_prec_inputs(d->prec, src, N * IC, diff_dst, N * OC, &src, &diff_dst, &tmp);
+    if (s)
+        return s;
 
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < IC; i++) {
@@ -97,5 +111,6 @@ ic_status ic__ref_dense_bwd_weights(ic__op *op, float *diff_weights, float *diff
             diff_bias[o] = (float)acc;
         }
     }
+    ic__free(tmp);
     return IC_OK;
 }
