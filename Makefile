@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps check check-asan check-valgrind demo bench bench-profile clean \
+.PHONY: all build deps check check-asan check-valgrind demo bench bench-profile bench-schedules clean \
 	reproduce reproduce-scratch reproduce-features reproduce-finetune fuzz fuzz-corpus
 
 all: build
@@ -87,6 +87,10 @@ bench: build
 # Where the time of each benchmark step goes (oneDNN's verbose log summed per pass).
 bench-profile: build
 	./scripts/bench_profile.sh $(BUILD)
+
+# The seed's VGG16 schedules on the real photos, a few epochs each, extrapolated.
+bench-schedules: build
+	./scripts/bench_schedules.sh $(BUILD)
 
 # libFuzzer (clang): builds the harnesses of tests/fuzz into $(FUZZ_BUILD) and runs each for
 # FUZZ_SECONDS from the committed seed corpus tests/fuzz/corpus/<target> (new inputs go

@@ -50,13 +50,11 @@ void ic_cli_precision_help(FILE *fp, int col);
 /* --pooling none|avg|max: the base's own `pooling` argument (Keras applications). Returns
  * 0, or a usage error printed (exit status 2). */
 int ic_cli_pooling_arg(const char *cmd, const char *v, ic_pooling *out);
-/* Appends the head to m's last node: Flatten (only when that output is not already a
- * vector, i.e. without pooling), Dense(units, relu) unless units is 0 (0: a linear
- * classifier on the features, Keras's usual head after pooling='avg'), then the output
- * (1 sigmoid unit for 2 classes, else softmax). names (may be NULL) names the layers in
- * that order, only those that are added. */
-ic_status ic_cli_add_head(ic_model *m, long units, int classes, const char *const *names);
-/* The seed's model: Sequential(base as one layer, head). Takes base (also on failure). */
+/* The seed's model: Sequential(base as one layer, head). The head: Flatten (only when
+ * the base's output is not already a vector, i.e. without pooling), Dense(units, relu)
+ * unless units is 0 (a linear classifier on the features, Keras's usual head after
+ * pooling='avg'), then the output (1 sigmoid unit for 2 classes, else softmax). Takes
+ * base (also on failure). */
 ic_status ic_cli_stack_head(ic_model *base, long units, int classes, ic_model **out);
 
 #endif

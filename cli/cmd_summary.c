@@ -107,6 +107,7 @@ static int summary_file(const char *cmd, const char *path, const ic_cli_keras_op
         else
             printf(", rescale %g", mt->rescale);
     }
+    printf(" | resize: %s", mt->interpolation == IC_INTERP_BILINEAR ? "bilinear" : "nearest");
     if (mt->base_name[0])
         printf(" | base: %s", mt->base_name);
     printf(" | output: %s\n", cm.binary ? "1 sigmoid unit" : "softmax");

@@ -2,11 +2,13 @@
  * book's convnet from scratch (--model smallcnn, with --augment), a pretrained base with
  * a dense head (--base vgg16 --head 256, base frozen), and fast feature extraction
  * (--cache-features: the frozen base runs once over the images, the head trains on the
- * stored features). The loop, checkpoints and --resume are in train_run.c. */
+ * stored features; its head model is train_head.c's). The loop, checkpoints and --resume
+ * are in train_run.c, validation on stored features of a frozen base in val_cache.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "progress.h"
+#include "train_head.h"
 #include "train_run.h"
 
 static void help(void)
@@ -43,6 +45,9 @@ static void help(void)
         "  --rescale F             1/255 (default with --preprocess none), a number, or none\n"
         "  --preprocess MODE       none (default), caffe, tf or torch (the application's\n"
         "                          preprocess_input; --rescale then defaults to none)\n"
+        "  --interpolation M       resize filter: nearest (Keras's default) or bilinear\n"
+        "                          (Pillow's, as Keras's interpolation='bilinear'); saved\n"
+        "                          with the model for finetune, evaluate and predict\n"
         "\n");
     ic_cli_aug_help(stdout);
     printf("  (validation images are never augmented)\n"
@@ -53,7 +58,9 @@ static void help(void)
            "MODEL.h5.ckpt.json for --resume) are written atomically. Ctrl-C stops after the\n"
            "running step, saves a checkpoint and exits with status 130; a loss that becomes\n"
            "NaN stops the run and keeps the last good checkpoint. Progress: Keras's bar on a\n"
-           "terminal, one line per epoch otherwise.\n"
+           "terminal, one line per epoch otherwise. With the base frozen, its output for the\n"
+           "validation images is computed once and stored, and later validations run only the\n"
+           "layers after it (the same results; IC_NO_VAL_CACHE=1 turns this off).\n"
            "\n"
            "examples:\n"
            "  imgclass train data -o cats_and_dogs_small_2.h5 --model smallcnn --augment \\\n"
@@ -102,6 +109,7 @@ static void fill_meta(const tr_opts *o, const tr_data *d, const char **names, ic
     ic_image_data_generator g = tr_generator(o, 0);
     meta->rescale = g.rescale;
     meta->preprocess = g.preprocess;
+    meta->interpolation = (int)o->interpolation;
     snprintf(meta->base_name, sizeof meta->base_name, "%s", o->base ? o->base : "");
 }
 
@@ -109,41 +117,14 @@ static void fill_meta(const tr_opts *o, const tr_data *d, const char **names, ic
 
 typedef struct cached {
     ic_model *full; /* base + head, saved */
-    ic_model *head; /* trained on the features */
+    tr_head head;   /* trained on the features */
 } cached;
-
-/* Copies the head's weights into the full model's weights of the same names (to_full), or
- * the other way. */
-static ic_status sync_head(ic_model *head, ic_model *full, int to_full)
-{
-    for (int i = 0; i < ic_model_num_weights(head); i++) {
-        const char *n;
-        char name[320]; /* ic_model_weight's name buffer is reused by the next call */
-        ic_tensor *ht = ic_model_weight(head, i, &n);
-        snprintf(name, sizeof name, "%s", n);
-        ic_tensor *ft = NULL;
-        for (int k = 0; k < ic_model_num_weights(full) && !ft; k++) {
-            ic_tensor *t = ic_model_weight(full, k, &n);
-            if (!strcmp(n, name))
-                ft = t;
-        }
-        if (!ft) {
-            fprintf(stderr, "imgclass train: internal error: no weight %s in the full model\n",
-                    name);
-            return IC_ERR_INTERNAL;
-        }
-        ic_status s = to_full ? ic_tensor_copy(ft, ht) : ic_tensor_copy(ht, ft);
-        if (s)
-            return s;
-    }
-    return IC_OK;
-}
 
 static ic_status save_cached(tr_job *j, const char *path, int checkpoint)
 {
     (void)checkpoint;
     cached *c = j->user;
-    ic_status s = sync_head(c->head, c->full, 1);
+    ic_status s = tr_head_sync(&c->head, 1);
     return s ? s : ic_model_save(c->full, path, j->meta, 0);
 }
 
@@ -208,7 +189,8 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     int rc;
     ic_model *base = NULL;
     ic_tensor *ft = NULL, *yt = NULL, *fv = NULL, *yv = NULL;
-    cached c = {NULL, NULL};
+    cached c;
+    memset(&c, 0, sizeof c);
     ic_batch_source ts = {0}, vs = {0};
     const char *names[256];
     ic_model_meta meta;
@@ -230,28 +212,15 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
      * frozen base. */
     s = ic_cli_stack_head(base, o->head, d->n_classes, &c.full);
     base = NULL;
-    int64_t fshape[IC_MAX_DIMS];
-    int fnd = ic_tensor_ndim(ft) - 1;
-    for (int i = 0; i < fnd; i++)
-        fshape[i] = ic_tensor_dim(ft, i + 1);
-    const char *hn[3];
-    int node;
-    if (!s) {
-        for (int i = 0; i < 3 && i + 1 < ic_model_num_layers(c.full); i++)
-            hn[i] = ic_layer_name(ic_model_layer(c.full, i + 1));
-        s = ic_model_create(&c.head, "head", 1);
-    }
     if (!s)
-        s = ic_model_input(c.head, fnd, fshape, NULL, &node);
-    if (!s)
-        s = ic_cli_add_head(c.head, o->head, d->n_classes, hn);
+        s = tr_head_create(c.full, &c.head);
     ic_compile_opts co = tr_compile_opts(o, d->n_classes);
     if (!s)
-        s = ic_model_compile(c.head, &co);
+        s = ic_model_compile(c.head.model, &co);
     if (!s)
         s = ic_model_compile(c.full, &co);
     if (!s)
-        s = sync_head(c.head, c.full, 0); /* the head starts from the full model's init */
+        s = tr_head_sync(&c.head, 0); /* the head starts from the full model's init */
     if (!s)
         s = ic_batch_source_tensors(&ts, ft, yt, o->batch, 1, o->seed);
     if (!s)
@@ -265,7 +234,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     j.o = o;
     j.argc = argc;
     j.argv = argv;
-    j.model = c.head;
+    j.model = c.head.model;
     j.train = ts;
     j.val = vs;
     j.steps = o->steps > 0 ? o->steps : ts.ops->length(ts.self);
@@ -276,7 +245,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     j.can_resume = 0;
     char a[32], b[32];
     printf("Trainable params: %s of %s (the head, on features %s)\n",
-           tr_commas(ic_model_count_trainable_params(c.head), a, sizeof a),
+           tr_commas(ic_model_count_trainable_params(c.head.model), a, sizeof a),
            tr_commas(ic_model_count_params(c.full), b, sizeof b),
            ic_tensor_shape_str(ft, (char[64]){0}, 64));
     fflush(stdout);
@@ -285,7 +254,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     /* The saved model end to end on the validation images: must agree with the last
      * epoch's val_loss / val_acc (computed on the features). */
     double vl, va;
-    if ((s = sync_head(c.head, c.full, 1)) || (s = ic_dir_iterator_seek(d->val, 0)))
+    if ((s = tr_head_sync(&c.head, 1)) || (s = ic_dir_iterator_seek(d->val, 0)))
         rc = ic_cli_fail(o->cmd, s);
     else {
         ic_batch_source src = ic_dir_iterator_source(d->val);
@@ -305,7 +274,7 @@ out:
     ic_tensor_free(yv);
     ic_model_free(base);
     ic_model_free(c.full);
-    ic_model_free(c.head);
+    tr_head_free(&c.head);
     return rc;
 }
 

@@ -20,23 +20,21 @@ int ic_cli_pooling_arg(const char *cmd, const char *v, ic_pooling *out)
     return 0;
 }
 
-ic_status ic_cli_add_head(ic_model *m, long units, int classes, const char *const *names)
+static ic_status add_head(ic_model *m, long units, int classes)
 {
     int64_t shape[IC_MAX_DIMS];
-    int k = 0;
     ic_layer *l;
     ic_status s = IC_OK;
     /* per-sample shape: a pooled base already gives a vector */
     if (ic_model_output_shape(m, shape) > 1 &&
-        !(s = ic_layer_flatten(&l, names ? names[k++] : NULL)))
+        !(s = ic_layer_flatten(&l, NULL)))
         s = ic_model_add(m, l);
     if (!s && units > 0 &&
-        !(s = ic_layer_dense(&l, (int)units, IC_ACT_RELU, 1, names ? names[k++] : NULL)))
+        !(s = ic_layer_dense(&l, (int)units, IC_ACT_RELU, 1, NULL)))
         s = ic_model_add(m, l);
     if (!s) {
-        const char *n = names ? names[k] : NULL;
-        s = classes > 2 ? ic_layer_dense(&l, classes, IC_ACT_SOFTMAX, 1, n)
-                        : ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, n);
+        s = classes > 2 ? ic_layer_dense(&l, classes, IC_ACT_SOFTMAX, 1, NULL)
+                        : ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, NULL);
         if (!s)
             s = ic_model_add(m, l);
     }
@@ -58,7 +56,7 @@ ic_status ic_cli_stack_head(ic_model *base, long units, int classes, ic_model **
         return s;
     }
     if (!(s = ic_model_add(m, l)))
-        s = ic_cli_add_head(m, units, classes, NULL);
+        s = add_head(m, units, classes);
     if (s) {
         ic_model_free(m);
         return s;

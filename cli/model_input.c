@@ -473,7 +473,7 @@ int ic_cli_model_flow(const char *cmd, const ic_cli_model *cm, const char *dir,
     o.shuffle = 0;
     o.has_seed = 1; /* no random draws matter, but keep runs reproducible */
     o.seed = 0;
-    o.interpolation = IC_INTERP_NEAREST;
+    o.interpolation = (ic_interpolation)cm->meta.interpolation; /* as in training */
     o.classes = (const char *const *)cm->meta.class_names;
     o.n_classes = cm->meta.n_classes;
     ic_image_data_generator g = ic_cli_model_generator(cm);
@@ -492,7 +492,7 @@ ic_status ic_cli_model_image(const ic_cli_model *cm, const char *path, float *ds
         return s;
     ic_image *use = &img;
     if (img.h != cm->h || img.w != cm->w) {
-        s = ic_image_resize(&img, cm->h, cm->w, IC_INTERP_NEAREST, &rs);
+        s = ic_image_resize(&img, cm->h, cm->w, (ic_interpolation)cm->meta.interpolation, &rs);
         ic_image_release(&img);
         if (s)
             return s;

@@ -158,6 +158,17 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
             if (ic_cli_parse_shape(v, &o->th, &o->tw, &c) || c != 3)
                 return ic_cli_usage_error(cmd, "--target-size needs HxW like 150x150, got '%s'", v);
             o->size_given = 1;
+        } else if (!strcmp(a, "--interpolation")) {
+            if (only_for(o, TR_TRAIN, a))
+                return 2;
+            if (v && !strcmp(v, "nearest"))
+                o->interpolation = IC_INTERP_NEAREST;
+            else if (v && !strcmp(v, "bilinear"))
+                o->interpolation = IC_INTERP_BILINEAR;
+            else
+                return ic_cli_usage_error(cmd, "--interpolation must be nearest or bilinear, "
+                                               "got '%s'",
+                                          v ? v : "nothing");
         } else if (!strcmp(a, "--preprocess")) {
             if (only_for(o, TR_TRAIN, a))
                 return 2;

@@ -25,6 +25,7 @@
 #include "io/io_impl.h"
 #include "progress.h"
 #include "train_run.h"
+#include "val_cache.h"
 
 #define CKPT_FORMAT 1
 
@@ -137,6 +138,7 @@ static int open_flow(const tr_opts *o, const char *dir, int shuffle, int64_t h, 
     f.classes = classes;
     f.n_classes = n_classes;
     f.threads = (int)o->workers;
+    f.interpolation = o->interpolation;
     ic_status s = ic_flow_from_directory(it, dir, g, &f);
     if (s)
         return ic_cli_fail(o->cmd, s);
@@ -643,9 +645,16 @@ int tr_run(tr_job *j, tr_state *rs)
     if (ps)
         return ic_cli_fail(cmd, ps);
     printf("Precision: %s\n", ic_cli_precision_str(j->model, o->precision));
-    fflush(stdout);
     if (!st->hist && ic_history_create(&st->hist, 1, 1) != IC_OK)
         return ic_cli_fail(cmd, IC_ERR_NOMEM);
+    /* Validation on images through a frozen base: its features once, then the head only. */
+    tr_vcache *vc = NULL;
+    if (j->val_it) {
+        ic_compile_opts co = tr_compile_opts(o, j->meta->n_classes);
+        if ((vc = tr_vcache_create(j->model, &co, j->val_it)))
+            printf("Validation: base features computed once (base frozen)\n");
+    }
+    fflush(stdout);
     st->steps = j->steps;
     st->vsteps = j->vsteps;
     tr_best es_mode = o->save_best != TR_BEST_NONE ? o->save_best : TR_BEST_VAL_LOSS;
@@ -716,7 +725,8 @@ int tr_run(tr_job *j, tr_state *rs)
             }
         }
         double vl = NAN, va = NAN;
-        ic_status err = ic_model_evaluate(j->model, &j->val, j->vsteps, &vl, &va);
+        ic_status err = vc ? tr_vcache_evaluate(vc, &j->val, j->vsteps, &vl, &va)
+                           : ic_model_evaluate(j->model, &j->val, j->vsteps, &vl, &va);
         if (err) {
             ic_cli_progress_break(&pb);
             snprintf(where, sizeof where, "epoch %d validation", e + 1);
@@ -804,6 +814,7 @@ int tr_run(tr_job *j, tr_state *rs)
 done:
     fflush(stdout);
     restore_signals();
+    tr_vcache_free(vc);
     if (!rs) {
         ic_history_free(fresh.hist);
     }
@@ -836,6 +847,7 @@ static int signature(const tr_opts *o, sig_item *it)
     ITEM("--freeze-bn", "%s", o->freeze_bn < 0 ? "(default)" : o->freeze_bn ? "yes" : "no");
     ITEM("--target-size", "%lldx%lld", (long long)o->th, (long long)o->tw);
     ITEM("--preprocess", "%d", (int)o->preprocess);
+    ITEM("--interpolation", "%d", (int)o->interpolation);
     ITEM("--rescale", "%.9g%s", o->rescale, o->rescale_given ? "" : " (default)");
     ic_image_data_generator g = ic_cli_aug_generator(&o->aug);
     ITEM("augmentation options", "%g %g %g %g %g %g %d %d %d %g", g.rotation_range,
@@ -1176,6 +1188,7 @@ int tr_run_on_meta(tr_opts *o, int argc, char **argv, ic_model *m, const ic_mode
     o->rescale = meta->rescale;
     o->rescale_given = 1;
     o->preprocess = meta->preprocess;
+    o->interpolation = (ic_interpolation)meta->interpolation;
     ic_image_data_generator gt = tr_generator(o, 1), gv = tr_generator(o, 0);
     tr_data d;
     int rc = tr_data_open(o, meta->target_h, meta->target_w, (const char *const *)meta->class_names,

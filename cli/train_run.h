@@ -52,6 +52,7 @@ typedef struct tr_opts {
     int size_given;
     ic_preprocess preprocess;
     int preprocess_given;
+    ic_interpolation interpolation; /* --interpolation (train; finetune: the model's) */
     double rescale; /* 0 = none */
     int rescale_given;
     ic_cli_aug aug;
@@ -121,8 +122,9 @@ struct tr_job {
 };
 
 /* Runs the epochs from the start (fresh run) or from the state in the checkpoint record
- * (resume, see tr_resume_load). Returns the exit status: 0, 1 (error), 130 (interrupted
- * by SIGINT) or 143 (SIGTERM). */
+ * (resume, see tr_resume_load). Validation on images (val_it set) through a frozen nested
+ * base runs the base once per image and then only the head (val_cache.h). Returns the exit
+ * status: 0, 1 (error), 130 (interrupted by SIGINT) or 143 (SIGTERM). */
 typedef struct tr_state tr_state;
 int tr_run(tr_job *j, tr_state *resume_state);
 

@@ -40,7 +40,11 @@
 #        REPRO_AUG_EPOCHS (augmented feature extraction, default 5; seed 30),
 #        REPRO_FINETUNE_EPOCHS (default 5; seed 100), REPRO_SIZES ("150 224"),
 #        REPRO_STEPS (steps per epoch, 100; smaller for a smoke test),
-#        REPRO_FULL=1 (the seed's epochs everywhere)
+#        REPRO_FULL=1 (the seed's epochs everywhere),
+#        REPRO_PRECISION (fp32 default, or bf16: about twice as fast where the CPU has
+#        AVX512_BF16 or AMX; docs/results.md measured no accuracy change),
+#        REPRO_INTERPOLATION (nearest default as Keras, or bilinear: about +0.5 % test
+#        accuracy for MobileNetV2, docs/results.md)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=build
@@ -98,7 +102,9 @@ echo "data: $data; results: $out; techniques: ${techniques[*]}"
 echo "epochs: scratch $e_scratch, cached features $e_cached, augmented features $e_aug," \
     "fine-tuning $e_ft (seed: 100, 30, 30, 100)"
 # validation: one pass over validation/ (the default; 50 steps of 20 as the seed's)
-common=(--batch-size 20 --seed 1 --threads "$threads")
+common=(--batch-size 20 --seed 1 --threads "$threads" --precision "${REPRO_PRECISION:-fp32}")
+# the resize is a training option: finetune, evaluate and predict take it from the model
+resize=(--interpolation "${REPRO_INTERPOLATION:-nearest}")
 
 # finish TECHNIQUE NAME EPOCHS STEPS START: plot, evaluate on test/, one summary line
 finish() {
@@ -107,6 +113,7 @@ finish() {
     "$bin" plot "$dir/$name.history.csv" -o "$dir/$name.png" --width 640 --height 480 \
         --title "$tech: $name" >/dev/null
     "$bin" evaluate "$dir/$name.h5" "$data/test" --batch-size 20 --threads "$threads" \
+        --precision "${REPRO_PRECISION:-fp32}" \
         >"$dir/$name.test.txt"
     local acc best
     acc=$(sed -n 's/^accuracy: \([0-9.]*\).*/\1/p' "$dir/$name.test.txt")
@@ -148,7 +155,7 @@ cached() { # cached "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE
     run features "${name}_cached" "$e_cached" - "$bin" train "$data" \
         -o "$out/features/${name}_cached.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} --weights "$3" \
         --preprocess "$4" --rescale "$5" --target-size "${s}x${s}" --head 256 --freeze-base \
-        --cache-features --epochs "$e_cached" --lr 2e-5 "${common[@]}"
+        --cache-features --epochs "$e_cached" --lr 2e-5 "${common[@]}" "${resize[@]}"
 }
 
 for t in "${techniques[@]}"; do
@@ -157,7 +164,7 @@ for t in "${techniques[@]}"; do
         run scratch smallcnn_150 "$e_scratch" "$steps" "$bin" train "$data" \
             -o "$out/scratch/smallcnn_150.h5" --model smallcnn --augment --dropout 0.5 \
             --target-size 150x150 --lr 1e-4 --epochs "$e_scratch" --steps-per-epoch "$steps" \
-            "${common[@]}"
+            "${common[@]}" "${resize[@]}"
         ;;
     features)
         for b in "${bases[@]}"; do
@@ -172,7 +179,7 @@ for t in "${techniques[@]}"; do
                 -o "$out/features/$name.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} \
                 --weights "$3" --preprocess "$4" --rescale "$5" --target-size "${s}x$s" \
                 --head 256 --freeze-base --augment --epochs "$e_aug" --steps-per-epoch "$steps" \
-                --lr 2e-5 "${common[@]}"
+                --lr 2e-5 "${common[@]}" "${resize[@]}"
         done
         ;;
     finetune)

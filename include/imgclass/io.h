@@ -52,6 +52,7 @@ typedef struct ic_model_meta {
     float rescale;            /* 0 = none */
     ic_preprocess preprocess;
     char base_name[64];       /* "vgg16", "mobilenet_v2", "" */
+    int interpolation;        /* ic_interpolation (data.h) the model was trained with */
 } ic_model_meta;
 void ic_model_meta_free(ic_model_meta *meta); /* frees class_names; NULL ok */
 

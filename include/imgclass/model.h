@@ -71,7 +71,8 @@ int64_t ic_model_count_trainable_params(const ic_model *m);
 int ic_model_num_weights(const ic_model *m);           /* len(model.weights) */
 int ic_model_num_trainable_weights(const ic_model *m); /* len(model.trainable_weights) */
 /* The i-th weight tensor in Keras model.weights order (borrowed) and its full name
- * ("block1_conv1/kernel:0"). */
+ * ("block1_conv1/kernel:0"). The tensor may be written (set_weights): each call marks
+ * that weight as changed, so the next forward pass uses the new values. */
 ic_tensor *ic_model_weight(const ic_model *m, int i, const char **name);
 
 /* ---- Summary ---- */
@@ -90,7 +91,7 @@ typedef enum ic_precision {
     IC_PRECISION_FP32 = 0,
     IC_PRECISION_BF16
 } ic_precision;
-/* Sets the model's precision (and nested models'). BF16 on a CPU without native bf16
+/* Sets the model's precision; nested models run in their parent's. BF16 on a CPU without native bf16
  * falls back to FP32 and returns IC_OK: check ic_model_precision() (the CLI prints a
  * one-line notice). Affects every later forward/fit/evaluate/predict. */
 ic_status ic_model_set_precision(ic_model *m, ic_precision p);

@@ -427,6 +427,9 @@ ic_tensor *ic_model_weight(const ic_model *m, int i, const char **name)
     if (ps && ls) {
         ic__model_collect(m, 0, ps, ls, n);
         t = &ps[i]->value;
+        /* the caller may write through t: a new version makes backends drop converted
+         * copies of the old values (a reader pays one reorder on the next step) */
+        ps[i]->version = ic__next_version();
         if (name) {
             /* Kept per thread so the pointer stays valid until the next call. */
             static _Thread_local char buf[300];

@@ -9,7 +9,8 @@
  *                 "metrics": ["acc"], "sample_weight_mode": null, "loss_weights": null,
  *                 "imgclass": {"frozen_bn_uses_batch_stats": false}}
  *               imgclass_meta  JSON {"format": 1, "class_names", "target_size": [h, w],
- *                 "grayscale", "rescale", "preprocess", "base_name"} (imgclass only)
+ *                 "grayscale", "rescale", "preprocess", "interpolation", "base_name"}
+ *                (imgclass only)
  *   model_weights      the save_weights layout (keras_h5.c)
  *   optimizer_weights  (include_optimizer, compiled) attr weight_names and datasets
  *       "iterations:0"     int64 scalar, optimizer steps applied (Keras's name)
@@ -54,10 +55,28 @@ static ic_status print_json(cJSON *root, char **out)
 /* ---- preprocess names ---- */
 
 static const char *const g_pre_names[] = {"none", "caffe", "tf", "torch"};
+/* Keras's interpolation names (load_img / flow_from_directory); "area" is imgclass's */
+static const char *const g_interp_names[] = {"nearest", "bilinear", "area"};
 
-static const char *pre_name(ic_preprocess p)
+static const char *enum_name(int v, const char *const *names, int n)
 {
-    return (int)p >= 0 && (int)p < 4 ? g_pre_names[p] : "none";
+    return v >= 0 && v < n ? names[v] : names[0];
+}
+
+/* The index of meta's string field key in names; absent: *out stays (the default). */
+static ic_status enum_field(ic_status s, const cJSON *root, const char *key,
+                            const char *const *names, int n, int *out, const char *file)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (s || !cJSON_IsString(v))
+        return s;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v->valuestring, names[i])) {
+            *out = i;
+            return IC_OK;
+        }
+    return ic_seterr(IC_ERR_UNSUPPORTED, "%s: imgclass_meta: unknown %s '%s'", file, key,
+                     v->valuestring);
 }
 
 /* ================================================================================== */
@@ -138,7 +157,9 @@ static ic_status meta_json(const ic_model_meta *meta, char **out)
         s = ic__cfg_pair(s, root, "target_size", meta->target_h, meta->target_w);
         s = ic__cfg_bool(s, root, "grayscale", meta->grayscale);
         s = ic__cfg_float(s, root, "rescale", meta->rescale);
-        s = ic__cfg_str(s, root, "preprocess", pre_name(meta->preprocess));
+        s = ic__cfg_str(s, root, "preprocess", enum_name((int)meta->preprocess, g_pre_names, 4));
+        s = ic__cfg_str(s, root, "interpolation",
+                        enum_name((int)meta->interpolation, g_interp_names, 3));
         char base[sizeof meta->base_name + 1];
         snprintf(base, sizeof base, "%.*s", (int)sizeof meta->base_name, meta->base_name);
         s = ic__cfg_str(s, root, "base_name", base);
@@ -402,18 +423,11 @@ static ic_status parse_meta(const char *json, const char *file, ic_model_meta *m
     v = cJSON_GetObjectItemCaseSensitive(root, "rescale");
     if (cJSON_IsNumber(v))
         meta->rescale = (float)v->valuedouble;
-    v = cJSON_GetObjectItemCaseSensitive(root, "preprocess");
-    if (!s && cJSON_IsString(v)) {
-        int found = 0;
-        for (int i = 0; i < 4; i++)
-            if (!strcmp(v->valuestring, g_pre_names[i])) {
-                meta->preprocess = (ic_preprocess)i;
-                found = 1;
-            }
-        if (!found)
-            s = ic_seterr(IC_ERR_UNSUPPORTED, "%s: imgclass_meta: unknown preprocess '%s'", file,
-                          v->valuestring);
-    }
+    int e = (int)meta->preprocess;
+    s = enum_field(s, root, "preprocess", g_pre_names, 4, &e, file);
+    meta->preprocess = (ic_preprocess)e;
+    /* files written before the field existed: nearest, what they were trained with */
+    s = enum_field(s, root, "interpolation", g_interp_names, 3, &meta->interpolation, file);
     v = cJSON_GetObjectItemCaseSensitive(root, "base_name");
     if (cJSON_IsString(v))
         snprintf(meta->base_name, sizeof meta->base_name, "%s", v->valuestring);

@@ -52,7 +52,7 @@ out=$("$bin" summary "$tmp/m2/model.h5")
 check "summary file exits 0" test $? -eq 0
 check "summary file table" grep -qx 'Total params: 117' <<<"$out"
 check "summary file dense row" grep -q '^dense_1 (Dense) ' <<<"$out"
-check "summary meta line" grep -qx 'Classes (2): dark, light | input: 32x32x3 RGB | preprocessing: none, rescale 1/255 | output: 1 sigmoid unit' <<<"$out"
+check "summary meta line" grep -qx 'Classes (2): dark, light | input: 32x32x3 RGB | preprocessing: none, rescale 1/255 | resize: nearest | output: 1 sigmoid unit' <<<"$out"
 out=$("$bin" summary "$tmp/m3/model.h5" | tail -1)
 check "summary meta line 3" grep -q '^Classes (3): dark, grey, light | .* | output: softmax$' <<<"$out"
 

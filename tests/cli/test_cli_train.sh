@@ -4,7 +4,8 @@
 # format off a terminal, history files, learning, --resume at an epoch boundary and after
 # Ctrl-C in the middle of an epoch (bit-identical to an uninterrupted run), fine-tuning a
 # nested base, --cache-features, NaN stops, --save-best / --early-stopping, bad files,
-# --precision (and its fp32 fallback notice) and the one-line errors.
+# --precision (and its fp32 fallback notice), validation on stored features of a frozen
+# base (the same history as without) and the one-line errors.
 set -u
 IMGCLASS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 GEN=${IC_FIXTURE_GEN:-}
@@ -210,6 +211,21 @@ expect_in gapbad gapbad.err "^imgclass train: --pooling must be none, avg or max
 run gapnobase "$IMGCLASS" train data -o x.h5 --pooling avg
 expect_rc gapnobase 2
 expect_in gapnobase gapnobase.err 'need --base'
+# --interpolation bilinear is saved with the model, and evaluate resizes the same way:
+# its loss on validation/ equals the last validation loss of training
+run ib "$IMGCLASS" train data -o ib.h5 "${V[@]}" --freeze-base --interpolation bilinear
+expect_rc ib 0
+run ibsum "$IMGCLASS" summary ib.h5
+expect_in ibsum ibsum.out '\| resize: bilinear \|'
+run ibev "$IMGCLASS" evaluate ib.h5 data/validation
+expect_rc ibev 0
+want=$(grep -E '^3/3 ' ib.out | tail -1 | sed -n 's/.* - val_loss: \([^ ]*\) .*/\1/p')
+got=$(sed -n 's/^loss: *\([^ ]*\).*/\1/p' ibev.out)
+[ -n "$want" ] && [ "$want" = "$got" ] ||
+    fail "interpolation: evaluate gives loss '$got', training's last val_loss was '$want'"
+run ibbad "$IMGCLASS" train data -o x.h5 --interpolation bicubic
+expect_rc ibbad 2
+expect_in ibbad ibbad.err "^imgclass train: --interpolation must be nearest or bilinear, got 'bicubic'"
 run cfaug "$IMGCLASS" train data -o cf2.h5 --base vgg16 --weights none --cache-features --augment
 expect_rc cfaug 2
 expect_in cfaug cfaug.err 'augmentation options cannot be used with it'
@@ -280,6 +296,46 @@ for c in train finetune; do
     expect_in pbad_$c pbad_$c.err "^imgclass $c: --precision must be fp32 or bf16, got 'fp16'"
     run phelp_$c "$IMGCLASS" $c --help
     expect_in phelp_$c phelp_$c.out '^  --precision P '
+done
+
+# ---- validation through a frozen base: its features once, then the head (issue #7) ----
+# The history must be the same, bit for bit, as with the cache off (IC_NO_VAL_CACHE=1).
+# Batch size 5 gives partial batches (12 = 5 + 5 + 2), and every pass reshuffles, so later
+# batches mix images of different first-pass batches; --validation-steps shorter and
+# longer than a pass; bf16 (fp32 on both sides where it is not native); --save-best; a
+# resumed run (the cache is rebuilt); finetune with the whole base frozen (block5_pool
+# has no weights).
+VC=(--base vgg16 --weights none --freeze-base --augment --target-size 32x32 --head 16
+    --batch-size 5 --lr 1e-2 --seed 3)
+same_history() { # NAME ARGS...: the run with the cache and the run without agree
+    local n=$1
+    shift
+    run vc_$n "$IMGCLASS" "$@" -o vc_$n.h5
+    expect_rc vc_$n 0
+    expect_in vc_$n vc_$n.out '^Validation: base features computed once \(base frozen\)$'
+    run vu_$n env IC_NO_VAL_CACHE=1 "$IMGCLASS" "$@" -o vu_$n.h5
+    expect_rc vu_$n 0
+    grep -q '^Validation:' vu_$n.out && fail "val cache $n: used with IC_NO_VAL_CACHE=1"
+    cmp -s vc_$n.history.csv vu_$n.history.csv || {
+        fail "val cache $n: the history differs from the uncached run's"
+        diff vc_$n.history.csv vu_$n.history.csv | sed 's/^/    /'
+    }
+}
+same_history fp32 train data "${VC[@]}" --epochs 3 --save-best val_loss
+same_history short train data "${VC[@]}" --epochs 3 --validation-steps 2
+same_history long train data "${VC[@]}" --epochs 2 --validation-steps 5
+same_history bf16 train data "${VC[@]}" --epochs 2 --precision bf16
+same_history ft finetune vu_fp32.h5 data --unfreeze-from block5_pool --epochs 2 \
+    --batch-size 5 --lr 1e-2
+run vcr1 "$IMGCLASS" train data -o vcr.h5 "${VC[@]}" --epochs 2 --save-best val_loss
+expect_rc vcr1 0
+run vcr "$IMGCLASS" train data -o vcr.h5 "${VC[@]}" --epochs 3 --save-best val_loss --resume
+expect_rc vcr 0
+expect_in vcr vcr.out '^Validation: base features computed once \(base frozen\)$'
+cmp -s vcr.history.csv vu_fp32.history.csv || fail "val cache: a resumed run's history differs"
+# no cache: a base being trained, no base, --cache-features (validated on features already)
+for f in ft m cf; do
+    grep -q '^Validation:' $f.out && fail "val cache: used in run $f"
 done
 
 # ---- one-line errors ----

@@ -162,7 +162,7 @@ static void models(void)
     if (ic_model_save(m, path, NULL, 0))
         die(path);
     char *names[2] = {"cats", "dogs"};
-    ic_model_meta meta = {2, names, 8, 8, 0, 1.0f / 255, IC_PREPROCESS_NONE, ""};
+    ic_model_meta meta = {2, names, 8, 8, 0, 1.0f / 255, IC_PREPROCESS_NONE, "", IC_INTERP_NEAREST};
     path_of(path, sizeof path, "model_file", "meta.h5");
     if (ic_model_save(m, path, &meta, 0))
         die(path);
