@@ -8,6 +8,7 @@
 # epoch count from the median epoch (the first epoch also creates primitives).
 # Usage: scripts/bench_schedules.sh [BUILD_DIR]
 # env: SCHED_PRECS (default "bf16 fp32"), SCHED_EPOCHS (3), SCHED_THREADS (2),
+#      SCHED_OUT (keep the logs there),
 #      IMGCLASS_DATA (../shared/data/cats_and_dogs_small)
 set -euo pipefail
 build=${1:-build}
@@ -18,8 +19,12 @@ precs=${SCHED_PRECS:-bf16 fp32}
 epochs=${SCHED_EPOCHS:-3}
 threads=${SCHED_THREADS:-2}
 [ -d "$data/train" ] || { echo "bench_schedules: no dataset at $data" >&2; exit 1; }
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+out=${SCHED_OUT:-}
+if [ -z "$out" ]; then
+    out=$(mktemp -d)
+    trap 'rm -rf "$out"' EXIT
+fi
+mkdir -p "$out"
 common=(--batch-size 20 --seed 1 --threads "$threads" --steps-per-epoch 100 --validation-steps 50)
 
 # The epochs are timed by when the CLI's "Epoch N/M" lines arrive (it flushes each line).
@@ -30,10 +35,9 @@ timed() { # timed LOG CMD...: runs CMD, stamping each output line with seconds s
     "$@" 2>&1 | while IFS= read -r line; do printf '%d %s\n' "$((SECONDS - t0))" "$line"; done >"$log"
 }
 median_epoch() { # LOG: median seconds between consecutive "Epoch N/" lines and the end
-    awk '$2 ~ /^Epoch$/ {t[n++] = $1} /Saved .*\(epoch/ {last = $1} END {
-        t[n] = last; m = 0
-        for (i = 1; i <= n; i++) d[m++] = t[i] - t[i-1]
-        asort(d); print (m % 2) ? d[int(m / 2) + 1] : (d[m / 2] + d[m / 2 + 1]) / 2 }' "$1"
+    awk '$2 == "Epoch" {t[n++] = $1} /Saved .*\(epoch/ {last = $1}
+         END {t[n] = last; for (i = 1; i <= n; i++) print t[i] - t[i-1]}' "$1" |
+        sort -n | awk '{d[NR] = $1} END {print (NR % 2) ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2}'
 }
 hms() { awk -v s="$1" 'BEGIN { printf "%dh%02dm", s / 3600, (s % 3600) / 60 }'; }
 
