@@ -194,6 +194,23 @@ void ic__backend_set(const ic__backend *be);
 const ic__backend *ic__backend_with_prec(const ic__backend *be, ic__prec p);
 /* be->prec_native(p), 1 for F32 and 0 for tables without prec_native. */
 int ic__backend_prec_native(const ic__backend *be, ic__prec p);
+/* Every backend's table pair differs only in its conv and dense creators, which stamp
+ * the table's precision into a copy of the desc: this defines the four of them
+ * (conv_create_f32, conv_create_bf16, dense_create_f32, dense_create_bf16) around the
+ * backend's own create functions. */
+#define IC__PREC_CREATOR(name, desc_t, create, p)                                            \
+    static ic_status name(ic__op **op, const desc_t *d)                                       \
+    {                                                                                         \
+        desc_t c = *d;                                                                        \
+        c.prec = (p);                                                                         \
+        return create(op, &c);                                                                \
+    }
+#define IC__DEFINE_PREC_CREATORS(conv_create, dense_create)                                   \
+    IC__PREC_CREATOR(conv_create_f32, ic__conv_desc, conv_create, IC__PREC_F32)               \
+    IC__PREC_CREATOR(conv_create_bf16, ic__conv_desc, conv_create, IC__PREC_BF16)             \
+    IC__PREC_CREATOR(dense_create_f32, ic__dense_desc, dense_create, IC__PREC_F32)            \
+    IC__PREC_CREATOR(dense_create_bf16, ic__dense_desc, dense_create, IC__PREC_BF16)
+
 /* Rounds a float to the nearest bfloat16 (ties to even; NaN stays NaN) and back to
  * float: what a bf16 op does to its inputs (the reference backend's emulation). */
 float ic__bf16_round(float x);

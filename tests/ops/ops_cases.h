@@ -162,6 +162,15 @@ static inline void wbufs_alloc(wbufs *B, const wcase *c)
     }
 }
 
+/* Random inputs of a case (uniform; src scaled by the case, the rest in [-1, 1]). */
+static inline void wbufs_fill(wbufs *B, const wcase *c, unsigned seed)
+{
+    t_fill_uniform(B->src, c->ns, seed, -c->scale, c->scale);
+    t_fill_uniform(B->w, c->nw, seed + 1, -1.f, 1.f);
+    t_fill_uniform(B->b, c->nb, seed + 2, -1.f, 1.f);
+    t_fill_uniform(B->dd, c->nd, seed + 3, -1.f, 1.f);
+}
+
 static inline void wbufs_free(wbufs *B)
 {
     free(B->src), free(B->w), free(B->b), free(B->dd);

@@ -69,10 +69,7 @@ static void test_case(const wcase *c, unsigned seed)
 {
     wbufs B;
     wbufs_alloc(&B, c);
-    t_fill_uniform(B.src, c->ns, seed, -c->scale, c->scale);
-    t_fill_uniform(B.w, c->nw, seed + 1, -1.f, 1.f);
-    t_fill_uniform(B.b, c->nb, seed + 2, -1.f, 1.f);
-    t_fill_uniform(B.dd, c->nd, seed + 3, -1.f, 1.f);
+    wbufs_fill(&B, c, seed);
     const ic__backend *be[3] = {cpu16, ref16, ref32};
     ic__op *op[3];
     for (int i = 0; i < 3; i++)

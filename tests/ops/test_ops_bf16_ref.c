@@ -48,10 +48,7 @@ static void test_emulation(const wcase *c, unsigned seed)
 {
     wbufs B;
     wbufs_alloc(&B, c);
-    t_fill_uniform(B.src, c->ns, seed, -c->scale, c->scale);
-    t_fill_uniform(B.w, c->nw, seed + 1, -1.f, 1.f);
-    t_fill_uniform(B.b, c->nb, seed + 2, -1.f, 1.f);
-    t_fill_uniform(B.dd, c->nd, seed + 3, -1.f, 1.f);
+    wbufs_fill(&B, c, seed);
     float *rs = fbuf(c->ns), *rw = fbuf(c->nw), *rd = fbuf(c->nd);
     round_all(rs, B.src, c->ns);
     round_all(rw, B.w, c->nw);

@@ -19,33 +19,7 @@ static void cpu_op_free(ic__op *op)
     }
 }
 
-static ic_status conv_create_f32(ic__op **op, const ic__conv_desc *d)
-{
-    ic__conv_desc c = *d;
-    c.prec = IC__PREC_F32;
-    return ic__cpu_conv_create(op, &c);
-}
-
-static ic_status conv_create_bf16(ic__op **op, const ic__conv_desc *d)
-{
-    ic__conv_desc c = *d;
-    c.prec = IC__PREC_BF16;
-    return ic__cpu_conv_create(op, &c);
-}
-
-static ic_status dense_create_f32(ic__op **op, const ic__dense_desc *d)
-{
-    ic__dense_desc c = *d;
-    c.prec = IC__PREC_F32;
-    return ic__cpu_dense_create(op, &c);
-}
-
-static ic_status dense_create_bf16(ic__op **op, const ic__dense_desc *d)
-{
-    ic__dense_desc c = *d;
-    c.prec = IC__PREC_BF16;
-    return ic__cpu_dense_create(op, &c);
-}
+IC__DEFINE_PREC_CREATORS(ic__cpu_conv_create, ic__cpu_dense_create)
 
 /* bf16 is native from AVX512_BF16 on (AMX includes it). oneDNN can also run bf16 on
  * plain AVX512_CORE by emulating the bf16 instructions, which only costs time, so the

@@ -58,33 +58,7 @@ static void ref_op_free(ic__op *op) { ic__free(op); }
 
 /* The tables of the two precisions differ only here: the creator stamps its precision
  * into the op's copy of the desc, which the kernels read. */
-static ic_status conv_create_f32(ic__op **op, const ic__conv_desc *d)
-{
-    ic__conv_desc c = *d;
-    c.prec = IC__PREC_F32;
-    return ic__ref_conv_create(op, &c);
-}
-
-static ic_status conv_create_bf16(ic__op **op, const ic__conv_desc *d)
-{
-    ic__conv_desc c = *d;
-    c.prec = IC__PREC_BF16;
-    return ic__ref_conv_create(op, &c);
-}
-
-static ic_status dense_create_f32(ic__op **op, const ic__dense_desc *d)
-{
-    ic__dense_desc c = *d;
-    c.prec = IC__PREC_F32;
-    return ic__ref_dense_create(op, &c);
-}
-
-static ic_status dense_create_bf16(ic__op **op, const ic__dense_desc *d)
-{
-    ic__dense_desc c = *d;
-    c.prec = IC__PREC_BF16;
-    return ic__ref_dense_create(op, &c);
-}
+IC__DEFINE_PREC_CREATORS(ic__ref_conv_create, ic__ref_dense_create)
 
 /* Exact emulation: every precision is "native". */
 static int ref_prec_native(ic__prec p)
