@@ -331,7 +331,7 @@ void tr_help_training(FILE *fp, tr_kind kind)
             "  --validation-steps N    validation batches (default: one pass)\n"
             "  --batch-size N          (default 20)\n"
             "  --seed N                shuffling, augmentation, initialisation, dropout (default 1)\n"
-            "  --workers N             image loading threads (default: --threads)\n"
+            "  --workers N             image loading threads (default: half of --threads)\n"
             "  --optimizer NAME        rmsprop (default), adam or sgd (Keras's defaults)\n"
             "  --lr LR                 learning rate (default: the optimizer's Keras default)\n"
             "  --save-best METRIC      val_acc or val_loss: %s.h5 keeps the best epoch's model;\n"
