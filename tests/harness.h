@@ -46,6 +46,15 @@ static int t_checks;
         }                                                                                  \
     } while (0)
 
+/* Builds a layer into l_ (ctor is a call like ic_layer_dense(&l_, ...)), checks its
+ * status, then adds the layer to model m. */
+#define ADD(m, ctor)                                                                       \
+    do {                                                                                   \
+        ic_layer *l_;                                                                      \
+        OK(ctor);                                                                          \
+        OK(ic_model_add((m), l_));                                                         \
+    } while (0)
+
 /* Expects a given failure status and a substring of the message. */
 #define EXPECT_ERR(call, status, substr)                                                   \
     do {                                                                                   \

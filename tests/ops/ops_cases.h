@@ -223,12 +223,6 @@ static inline void fi_each(const char *what, ic_status (*fn)(void))
 
 /* ---- model level: a small convnet (conv, pool, depthwise, strided conv, dense) ---- */
 
-#define ADD(m, ctor)                                                                               \
-    do {                                                                                           \
-        ic_layer *l_;                                                                              \
-        OK(ctor);                                                                                  \
-        OK(ic_model_add((m), l_));                                                                 \
-    } while (0)
 
 static inline ic_model *small_net(void)
 {

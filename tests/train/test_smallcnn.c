@@ -12,13 +12,6 @@ static const float labels[B] = {0, 1, 0, 1};
 #define NSTEPS 10
 #endif
 
-/* The constructor's status is checked, then the layer it made is added. */
-#define ADD(m, ctor)                                                                               \
-    do {                                                                                           \
-        ic_layer *l_;                                                                              \
-        OK(ctor);                                                                                  \
-        OK(ic_model_add((m), l_));                                                                 \
-    } while (0)
 
 static ic_model *small_convnet(void)
 {
