@@ -17,8 +17,7 @@
 void tr_head_free(tr_head *h)
 {
     ic_model_free(h->model);
-    free(h->hw);
-    free(h->mw);
+    free(h->mi);
     memset(h, 0, sizeof *h);
 }
 
@@ -54,20 +53,19 @@ static ic_status add_layers(ic_model *m, ic_model *head)
     return s;
 }
 
-/* m's weight named name, when exactly one has that name. */
-static ic_tensor *weight_named(const ic_model *m, const char *name)
+/* The index of m's weight named name, when exactly one has that name; else -1. */
+static int weight_named(const ic_model *m, const char *name)
 {
-    ic_tensor *found = NULL;
-    int count = 0;
+    int found = -1, count = 0;
     for (int k = 0; k < ic_model_num_weights(m); k++) {
         const char *n;
-        ic_tensor *t = ic_model_weight(m, k, &n);
+        ic_model_weight(m, k, &n);
         if (!strcmp(n, name)) {
-            found = t;
+            found = k;
             count++;
         }
     }
-    return count == 1 ? found : NULL;
+    return count == 1 ? found : -1;
 }
 
 ic_status tr_head_create(ic_model *m, tr_head *out)
@@ -88,15 +86,14 @@ ic_status tr_head_create(ic_model *m, tr_head *out)
     if (!s)
         s = add_layers(m, out->model);
     int n = s ? 0 : ic_model_num_weights(out->model);
-    if (!s && (!(out->hw = calloc((size_t)n + 1, sizeof *out->hw)) ||
-               !(out->mw = calloc((size_t)n + 1, sizeof *out->mw))))
+    if (!s && !(out->mi = calloc((size_t)n + 1, sizeof *out->mi)))
         s = ic_seterr(IC_ERR_NOMEM, "out of memory");
     for (int i = 0; !s && i < n; i++) {
         const char *nm;
         char name[320]; /* ic_model_weight's name buffer is reused by the next call */
-        out->hw[i] = ic_model_weight(out->model, i, &nm);
+        ic_model_weight(out->model, i, &nm);
         snprintf(name, sizeof name, "%s", nm);
-        if (!(out->mw[i] = weight_named(m, name)))
+        if ((out->mi[i] = weight_named(m, name)) < 0)
             s = ic_seterr(IC_ERR_UNSUPPORTED, "model '%s': no single weight named %s",
                           ic_model_name(m), name);
     }
@@ -105,15 +102,21 @@ ic_status tr_head_create(ic_model *m, tr_head *out)
         return s;
     }
     out->base = base;
+    out->owner = m;
     out->n = n;
     return IC_OK;
 }
 
 ic_status tr_head_sync(tr_head *h, int to_model)
 {
+    /* Tensors are fetched again for every copy: ic_model_weight marks the weight it hands
+     * out as changed, so the destination's backends drop converted copies of old values. */
     for (int i = 0; i < h->n; i++) {
-        ic_status s =
-            to_model ? ic_tensor_copy(h->mw[i], h->hw[i]) : ic_tensor_copy(h->hw[i], h->mw[i]);
+        ic_tensor *hw = ic_model_weight(h->model, i, NULL);
+        ic_tensor *mw = ic_model_weight(h->owner, h->mi[i], NULL);
+        ic_status s = !hw || !mw ? ic_seterr(IC_ERR_INTERNAL, "head weight %d vanished", i)
+                      : to_model ? ic_tensor_copy(mw, hw)
+                                 : ic_tensor_copy(hw, mw);
         if (s)
             return s;
     }

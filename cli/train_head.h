@@ -12,8 +12,9 @@
 typedef struct tr_head {
     ic_model *model; /* the head (owned; not compiled) */
     ic_model *base;  /* the model's nested base (borrowed) */
-    int n;           /* the head's weights and the model's of the same name */
-    ic_tensor **hw, **mw;
+    ic_model *owner; /* the model (borrowed) */
+    int n;           /* the head's weights: weight i is the owner's weight mi[i] */
+    int *mi;
 } tr_head;
 
 /* Builds the head of m. m must be a Sequential model whose first layer is a nested model,

@@ -33,10 +33,8 @@
  * at 150x150, batch 20). That is the one use of the library's private graph API here; a
  * public "forward up to a layer" would replace it.
  *
- * The head is rebuilt for every validation: the backends cache converted weights keyed on
- * the weight's version, and copying weights in through ic_model_weight does not change
- * the version, so a head kept from the last epoch could run on stale weights. Rebuilding
- * a small head costs milliseconds. */
+ * The head is rebuilt for every validation (milliseconds) and the model's weights copied
+ * in with tr_head_sync. */
 #include <stdlib.h>
 #include <string.h>
 
