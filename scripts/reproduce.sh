@@ -10,11 +10,17 @@
 #             224x224, for the main base and the small variant;
 #             (b) the seed's: frozen base + augmentation end to end, 100 steps per epoch,
 #             lr 2e-5 (seed: 30 epochs), at both sizes
+#             (c) MobileNetV2 only, at 224: the Keras transfer-learning guide's head
+#             for it (global average pooling, then the output: --pooling avg --head 0),
+#             cached features, lr 1e-3 (a linear head learns too slowly at 2e-5),
+#             30 epochs. The seed's Flatten + Dense 256 head over 62,720 inputs holds
+#             7x the base's weights and memorises the training set in two epochs, so
+#             fine-tuning under it cannot beat feature extraction (docs/results.md)
 #   finetune  the base unfrozen from UNFREEZE on, starting from the model of (b) (the
-#             seed's order; from (a)'s when (b) has not run) at both sizes,
-#             augmentation, RMSprop lr 1e-5, 100 steps per epoch (seed: 100 epochs);
-#             BatchNormalization layers stay in inference mode (finetune's --freeze-bn
-#             default)
+#             seed's order; from (a)'s when (b) has not run) at both sizes, and from
+#             (c), augmentation, RMSprop lr 1e-5, 100 steps per epoch (seed: 100
+#             epochs); BatchNormalization layers stay in inference mode (finetune's
+#             --freeze-bn default)
 #
 # Base: VGG16 when its ImageNet weights are cached ('imgclass weights path vgg16_notop';
 # unfreeze from block3_conv1 as the seed), else MobileNetV2 alpha 1.0 and, as the small
@@ -29,20 +35,23 @@
 # and NAME.test.txt (imgclass evaluate on the untouched test/ split) into
 # results/<technique>/, and one line to results/summary.tsv.
 #
-# Schedules: the scratch run keeps the seed's 100 epochs (15-20 s each on 2 idle
-# cores); the pretrained runs' augmented epochs cost 1-2 minutes each at 224 there, so
-# their 30 + 100 epochs do not fit in two hours and the defaults below are shorter; set
-# the variables to the seed's numbers (REPRO_FULL=1 sets them all) for the full run.
+# Schedules (2 idle cores, fp32): the scratch run keeps the seed's 100 epochs (15 s
+# each), augmented feature extraction the seed's 30 (20 s each at 224, 10 s at 150);
+# a fine-tuning epoch costs 33 s at 224 and 17 s at 150, so the seed's 100 do not fit
+# in two hours next to the rest: 30 by default. REPRO_FULL=1 sets the seed's epochs
+# everywhere (about 3 hours here).
 #
 # Usage: scripts/reproduce.sh [BUILD_DIR] [scratch|features|finetune ...]
 # env:   IMGCLASS_DATA, REPRO_OUT (results), REPRO_THREADS (nproc),
 #        REPRO_SCRATCH_EPOCHS (default 100 as the seed), REPRO_FEATURES_EPOCHS (cached, 30),
-#        REPRO_AUG_EPOCHS (augmented feature extraction, default 5; seed 30),
-#        REPRO_FINETUNE_EPOCHS (default 5; seed 100), REPRO_SIZES ("150 224"),
+#        REPRO_AUG_EPOCHS (augmented feature extraction, default 30 as the seed),
+#        REPRO_FINETUNE_EPOCHS (default 30; seed 100), REPRO_SIZES ("150 224"),
+#        REPRO_GAP (1: the runs with the Keras guide's head for MobileNetV2, 0: none),
 #        REPRO_STEPS (steps per epoch, 100; smaller for a smoke test),
 #        REPRO_FULL=1 (the seed's epochs everywhere),
-#        REPRO_PRECISION (fp32 default, or bf16: about twice as fast where the CPU has
-#        AVX512_BF16 or AMX; docs/results.md measured no accuracy change),
+#        REPRO_PRECISION (fp32 default, or bf16: faster for VGG16 and the small convnet
+#        where the CPU has AVX512_BF16 or AMX, slower for MobileNetV2 on oneDNN 2.6;
+#        docs/results.md measured no accuracy change),
 #        REPRO_INTERPOLATION (nearest default as Keras, or bilinear: about +0.5 % test
 #        accuracy for MobileNetV2, docs/results.md)
 set -euo pipefail
@@ -64,8 +73,8 @@ if [ "${REPRO_FULL:-0}" = 1 ]; then
 else
     e_scratch=${REPRO_SCRATCH_EPOCHS:-100}
     e_cached=${REPRO_FEATURES_EPOCHS:-30}
-    e_aug=${REPRO_AUG_EPOCHS:-5}
-    e_ft=${REPRO_FINETUNE_EPOCHS:-5}
+    e_aug=${REPRO_AUG_EPOCHS:-30}
+    e_ft=${REPRO_FINETUNE_EPOCHS:-30}
 fi
 
 if [ ! -x "$bin" ]; then
@@ -90,10 +99,13 @@ else
     done
     bases=("mobilenet_v2 1.0 $w10 tf none" "mobilenet_v2 0.35 $w035 tf none")
     unfreeze=block_13_expand
+    [ "${REPRO_GAP:-1}" = 0 ] || gap_size=224
 fi
+gap_size=${gap_size:-}
 main_base=${bases[0]}
 
 mkdir -p "$out"
+t_start=$(date +%s)
 summary=$out/summary.tsv
 [ -f "$summary" ] || printf 'technique\tname\tepochs\tsteps\tbest_val_acc\ttest_acc\twall_s\n' >"$summary"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -146,16 +158,26 @@ tag() { # tag "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE -> mnv2_1.0_150 / vgg
 }
 
 # cached-feature extraction (also the starting point of fine-tuning)
-cached() { # cached "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE
-    local b=$1 s=$2 name
-    name=$(tag "$b" "$s")
+# cached "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE [gap]: the seed's head (Flatten,
+# Dense 256, output) at lr 2e-5, or with 'gap' the Keras guide's (pooling, output) at 1e-3
+cached() {
+    local b=$1 s=$2 name suffix=_cached head=(--head 256) lr=2e-5
+    [ "${3:-}" != gap ] || { suffix=_gap_cached head=(--pooling avg --head 0) lr=1e-3; }
+    name=$(tag "$b" "$s")$suffix
     set -- $b
     local alpha=()
     [ "$1" != mobilenet_v2 ] || alpha=(--alpha "$2")
-    run features "${name}_cached" "$e_cached" - "$bin" train "$data" \
-        -o "$out/features/${name}_cached.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} --weights "$3" \
-        --preprocess "$4" --rescale "$5" --target-size "${s}x${s}" --head 256 --freeze-base \
-        --cache-features --epochs "$e_cached" --lr 2e-5 "${common[@]}" "${resize[@]}"
+    run features "$name" "$e_cached" - "$bin" train "$data" \
+        -o "$out/features/$name.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} --weights "$3" \
+        --preprocess "$4" --rescale "$5" --target-size "${s}x${s}" "${head[@]}" --freeze-base \
+        --cache-features --epochs "$e_cached" --lr "$lr" "${common[@]}" "${resize[@]}"
+}
+
+# finetune_from HEAD_NAME NAME: fine-tune results/features/HEAD_NAME.h5
+finetune_from() {
+    run finetune "$2" "$e_ft" "$steps" "$bin" finetune "$out/features/$1.h5" "$data" \
+        -o "$out/finetune/$2.h5" --unfreeze-from "$unfreeze" --augment \
+        --lr 1e-5 --epochs "$e_ft" --steps-per-epoch "$steps" "${common[@]}"
 }
 
 for t in "${techniques[@]}"; do
@@ -170,6 +192,7 @@ for t in "${techniques[@]}"; do
         for b in "${bases[@]}"; do
             for s in $sizes; do cached "$b" "$s"; done
         done
+        [ -z "$gap_size" ] || cached "$main_base" "$gap_size" gap
         set -- $main_base
         alpha=()
         [ "$1" != mobilenet_v2 ] || alpha=(--alpha "$2")
@@ -191,12 +214,13 @@ for t in "${techniques[@]}"; do
                 head=$(tag "$main_base" "$s")_cached
                 [ -f "$out/features/$head.h5" ] || cached "$main_base" "$s"
             fi
-            name=$(tag "$main_base" "$s")_from_$unfreeze
-            run finetune "$name" "$e_ft" "$steps" "$bin" finetune "$out/features/$head.h5" "$data" \
-                -o "$out/finetune/$name.h5" --unfreeze-from "$unfreeze" --augment \
-                --lr 1e-5 --epochs "$e_ft" --steps-per-epoch "$steps" \
-                "${common[@]}"
+            finetune_from "$head" "$(tag "$main_base" "$s")_from_$unfreeze"
         done
+        if [ -n "$gap_size" ]; then
+            head=$(tag "$main_base" "$gap_size")_gap_cached
+            [ -f "$out/features/$head.h5" ] || cached "$main_base" "$gap_size" gap
+            finetune_from "$head" "$(tag "$main_base" "$gap_size")_gap_from_$unfreeze"
+        fi
         ;;
     *)
         echo "reproduce: unknown technique '$t' (scratch, features or finetune)" >&2
@@ -205,5 +229,5 @@ for t in "${techniques[@]}"; do
     esac
 done
 echo
-echo "== summary ($summary)"
+echo "== summary ($summary); this invocation took $(($(date +%s) - t_start)) s"
 column -t -s $'\t' "$summary" 2>/dev/null || cat "$summary"
