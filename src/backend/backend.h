@@ -40,7 +40,10 @@ typedef struct ic__op ic__op; /* backend-specific, opaque here */
  * multiplies them with float32 accumulation and writes float32 outputs; bias, diff_bias,
  * the fused activation and every other op stay float32. Weights converted to bf16 are
  * cached by (pointer, version) like any other converted weights. The master weights,
- * the optimizer, losses and metrics never see bf16. */
+ * the optimizer, losses and metrics never see bf16. BF16 is an upper bound on the
+ * rounding, not a promise of it: a backend may run a pass in float32 where that is
+ * faster (the cpu backend's Winograd convolutions, cpu_conv.c), which is more accurate,
+ * not less; its exact bf16 emulation then no longer matches that pass bit for bit. */
 typedef enum ic__prec {
     IC__PREC_F32 = 0,
     IC__PREC_BF16

@@ -1,7 +1,8 @@
 /* cpu_common.c - engine and stream, error translation, primitives with an op-owned
- * scratchpad, memory objects over host pointers, the weights cache and gradient
- * reorders for the oneDNN backend; the CPU's ISA as oneDNN sees it and the bf16
- * backward-weights choice that depends on it. */
+ * scratchpad, the shared buffer for large per-call temporaries, memory objects over host
+ * pointers, the weights cache and output reorders for the oneDNN backend; the CPU's ISA
+ * as oneDNN sees it, the bf16 backward-weights choice that depends on it, and the
+ * Winograd setting. */
 #include "cpu_common.h"
 
 #include <pthread.h>
@@ -131,9 +132,115 @@ int ic__cpu_bf16_bwd_weights(void)
     return g_bwd_w_bf16;
 }
 
+/* IC_CONV_WINOGRAD: cpu_conv.c's rule by default; 0 and 1 are for measuring and testing
+ * (1 also shows what oneDNN's Winograd supports on a new machine). */
+static ic__cpu_wino_mode g_wino;
+static pthread_once_t g_wino_once = PTHREAD_ONCE_INIT;
+
+static void wino_init(void)
+{
+    const char *e = getenv("IC_CONV_WINOGRAD");
+    if (e && !strcmp(e, "0"))
+        g_wino = IC__CPU_WINO_OFF;
+    else if (e && !strcmp(e, "1"))
+        g_wino = IC__CPU_WINO_ON;
+    else
+        g_wino = IC__CPU_WINO_AUTO;
+}
+
+ic__cpu_wino_mode ic__cpu_conv_winograd(void)
+{
+    pthread_once(&g_wino_once, wino_init);
+    return g_wino;
+}
+
+/* ---- the shared buffer (cpu_common.h) ---- */
+
+static pthread_mutex_t g_sh_mutex = PTHREAD_MUTEX_INITIALIZER;
+static void *g_sh_buf;
+static size_t g_sh_size;
+static long g_sh_refs;
+
+static size_t round64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
+/* Makes the shared buffer big enough for op's scratchpad and temporaries. The new buffer
+ * is allocated before the old one is freed, so a failure leaves the others' buffer. */
+static ic_status shared_grow(ic__op *op)
+{
+    size_t need = round64(op->scratch_size) + op->tmp_size;
+    ic_status s = IC_OK;
+    pthread_mutex_lock(&g_sh_mutex);
+    if (!op->shared_ref) {
+        op->shared_ref = 1;
+        g_sh_refs++;
+    }
+    if (need > g_sh_size) {
+        void *p = ic__malloc_aligned(need);
+        if (p) {
+            ic__free_aligned(g_sh_buf);
+            g_sh_buf = p;
+            g_sh_size = need;
+        } else {
+            s = IC_ERR_NOMEM;
+        }
+    }
+    pthread_mutex_unlock(&g_sh_mutex);
+    return s;
+}
+
+ic_status ic__cpu_tmp_reserve(ic__op *op, size_t bytes)
+{
+    if (bytes > op->tmp_size)
+        op->tmp_size = bytes;
+    return shared_grow(op);
+}
+
+char *ic__cpu_shared_enter(ic__op *op)
+{
+    pthread_mutex_lock(&g_sh_mutex);
+    op->scratch = g_sh_buf;
+    return (char *)g_sh_buf + round64(op->scratch_size);
+}
+
+void ic__cpu_shared_leave(ic__op *op)
+{
+    op->scratch = NULL;
+    pthread_mutex_unlock(&g_sh_mutex);
+}
+
+void ic__cpu_shared_drop(ic__op *op)
+{
+    if (!op->shared_ref)
+        return;
+    pthread_mutex_lock(&g_sh_mutex);
+    op->shared_ref = 0;
+    if (--g_sh_refs == 0) {
+        ic__free_aligned(g_sh_buf);
+        g_sh_buf = NULL;
+        g_sh_size = 0;
+    }
+    pthread_mutex_unlock(&g_sh_mutex);
+}
+
+size_t ic__cpu_shared_bytes(void)
+{
+    pthread_mutex_lock(&g_sh_mutex);
+    size_t n = g_sh_size;
+    pthread_mutex_unlock(&g_sh_mutex);
+    return n;
+}
+
 /* Grows the op's scratchpad to at least `size` bytes (contents are not kept). */
 static ic_status scratch_reserve(ic__op *op, size_t size)
 {
+    if (op->shared) {
+        if (size > op->scratch_size)
+            op->scratch_size = size;
+        return shared_grow(op);
+    }
     if (size <= op->scratch_size)
         return IC_OK;
     ic__free_aligned(op->scratch);
@@ -161,9 +268,11 @@ static ic_status prim_finish(ic__op *op, ic__cpu_prim *p, const char *name)
     return IC_OK;
 }
 
-ic_status ic__cpu_prim_create(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t op_desc,
-                              const_dnnl_post_ops_t post_ops, const_dnnl_primitive_desc_t hint,
-                              const char *name)
+/* The primitive descriptor with a user-mode scratchpad. optional: oneDNN having no
+ * implementation is IC_ERR_UNSUPPORTED without a message. */
+static ic_status pd_create(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t op_desc,
+                           const_dnnl_post_ops_t post_ops, const_dnnl_primitive_desc_t hint,
+                           const char *name, int optional)
 {
     dnnl_engine_t eng = NULL;
     IC__TRY(ic__cpu_engine(&eng, NULL));
@@ -181,9 +290,33 @@ ic_status ic__cpu_prim_create(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t 
             p->pd = NULL;
     }
     dnnl_primitive_attr_destroy(attr);
+    if (s == dnnl_unimplemented && optional)
+        return IC_ERR_UNSUPPORTED;
     if (s != dnnl_success)
         return ic__cpu_fail(op, call, s);
+    return IC_OK;
+}
+
+ic_status ic__cpu_prim_create(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t op_desc,
+                              const_dnnl_post_ops_t post_ops, const_dnnl_primitive_desc_t hint,
+                              const char *name)
+{
+    IC__TRY(pd_create(op, p, op_desc, post_ops, hint, name, 0));
     return prim_finish(op, p, name);
+}
+
+ic_status ic__cpu_prim_try(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t op_desc,
+                           const_dnnl_post_ops_t post_ops, const_dnnl_primitive_desc_t hint,
+                           const char *name)
+{
+    IC__TRY(pd_create(op, p, op_desc, post_ops, hint, name, 1));
+    return prim_finish(op, p, name);
+}
+
+ic_status ic__cpu_pd_create(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t op_desc,
+                            const_dnnl_post_ops_t post_ops, const char *name)
+{
+    return pd_create(op, p, op_desc, post_ops, NULL, name, 0);
 }
 
 ic_status ic__cpu_reorder_create(ic__op *op, ic__cpu_prim *p, const dnnl_memory_desc_t *src_md,
@@ -225,6 +358,9 @@ ic_status ic__cpu_exec(ic__op *op, ic__cpu_prim *p, int nargs, const dnnl_exec_a
         return ic_seterr(IC_ERR_INTERNAL, "cpu backend: too many arguments for %s", name);
     memcpy(a, args, (size_t)nargs * sizeof *a);
     if (p->scratch_mem) {
+        if (!op->scratch) /* a shared op outside ic__cpu_shared_enter: a bug here */
+            return ic_seterr(IC_ERR_INTERNAL, "cpu backend: no scratchpad for %s (%s)", name,
+                             op->what);
         IC__TRY(ic__cpu_mem_set(op, p->scratch_mem, op->scratch));
         a[nargs].arg = DNNL_ARG_SCRATCHPAD;
         a[nargs].memory = p->scratch_mem;
@@ -282,22 +418,50 @@ void ic__cpu_mem_destroy(dnnl_memory_t *m)
 
 /* ---- weights cache ---- */
 
-ic_status ic__cpu_wcache_init(ic__op *op, ic__cpu_wcache *wc, const dnnl_memory_desc_t *user_md,
-                              const dnnl_memory_desc_t *prim_md)
+/* The copy's memory in prim_md: over an owned buffer, or (placed) with no handle yet. */
+static ic_status copy_mem(ic__op *op, dnnl_memory_t *mem, void **buf, size_t *bytes,
+                          const dnnl_memory_desc_t *prim_md, int placed)
+{
+    *bytes = dnnl_memory_desc_get_size(prim_md);
+    IC__TRY(ic__cpu_mem_create(op, mem, prim_md));
+    if (placed)
+        return IC_OK;
+    *buf = ic__malloc_aligned(*bytes ? *bytes : 64);
+    if (!*buf)
+        return IC_ERR_NOMEM;
+    /* blocked layouts may pad: the padding must hold zeros (oneDNN also zeroes it when a
+     * placed copy gets its handle) */
+    memset(*buf, 0, *bytes);
+    return ic__cpu_mem_set(op, *mem, *buf);
+}
+
+static ic_status wcache_init(ic__op *op, ic__cpu_wcache *wc, const dnnl_memory_desc_t *user_md,
+                             const dnnl_memory_desc_t *prim_md, int placed)
 {
     IC__TRY(ic__cpu_mem_create(op, &wc->user_mem, user_md));
     wc->plain = dnnl_memory_desc_equal(user_md, prim_md);
     if (wc->plain)
         return IC_OK;
-    size_t size = dnnl_memory_desc_get_size(prim_md);
-    wc->buf = ic__malloc_aligned(size ? size : 64);
-    if (!wc->buf)
-        return IC_ERR_NOMEM;
-    /* blocked layouts may pad: the padding must hold zeros */
-    memset(wc->buf, 0, size);
-    IC__TRY(ic__cpu_mem_create(op, &wc->mem, prim_md));
-    IC__TRY(ic__cpu_mem_set(op, wc->mem, wc->buf));
+    IC__TRY(copy_mem(op, &wc->mem, &wc->buf, &wc->bytes, prim_md, placed));
     return ic__cpu_reorder_create(op, &wc->reorder, user_md, prim_md);
+}
+
+ic_status ic__cpu_wcache_init(ic__op *op, ic__cpu_wcache *wc, const dnnl_memory_desc_t *user_md,
+                              const dnnl_memory_desc_t *prim_md)
+{
+    return wcache_init(op, wc, user_md, prim_md, 0);
+}
+
+ic_status ic__cpu_wcache_init_placed(ic__op *op, ic__cpu_wcache *wc,
+                                     const dnnl_memory_desc_t *user_md,
+                                     const dnnl_memory_desc_t *prim_md)
+{
+    return wcache_init(op, wc, user_md, prim_md, 1);
+}
+
+ic_status ic__cpu_wcache_place(const ic__op *op, ic__cpu_wcache *wc, void *at)
+{
+    return wc->plain ? IC_OK : ic__cpu_mem_set(op, wc->mem, at);
 }
 
 ic_status ic__cpu_wcache_get(ic__op *op, ic__cpu_wcache *wc, const float *w, uint64_t version,
@@ -328,23 +492,34 @@ void ic__cpu_wcache_destroy(ic__cpu_wcache *wc)
     memset(wc, 0, sizeof *wc);
 }
 
-/* ---- gradient output reorder ---- */
+/* ---- output reorder ---- */
 
-ic_status ic__cpu_wout_init(ic__op *op, ic__cpu_wout *wo, const dnnl_memory_desc_t *user_md,
-                            const dnnl_memory_desc_t *prim_md)
+static ic_status wout_init(ic__op *op, ic__cpu_wout *wo, const dnnl_memory_desc_t *user_md,
+                           const dnnl_memory_desc_t *prim_md, int placed)
 {
     IC__TRY(ic__cpu_mem_create(op, &wo->user_mem, user_md));
     wo->plain = dnnl_memory_desc_equal(user_md, prim_md);
     if (wo->plain)
         return IC_OK;
-    size_t size = dnnl_memory_desc_get_size(prim_md);
-    wo->buf = ic__malloc_aligned(size ? size : 64);
-    if (!wo->buf)
-        return IC_ERR_NOMEM;
-    memset(wo->buf, 0, size);
-    IC__TRY(ic__cpu_mem_create(op, &wo->mem, prim_md));
-    IC__TRY(ic__cpu_mem_set(op, wo->mem, wo->buf));
+    IC__TRY(copy_mem(op, &wo->mem, &wo->buf, &wo->bytes, prim_md, placed));
     return ic__cpu_reorder_create(op, &wo->reorder, prim_md, user_md);
+}
+
+ic_status ic__cpu_wout_init(ic__op *op, ic__cpu_wout *wo, const dnnl_memory_desc_t *user_md,
+                            const dnnl_memory_desc_t *prim_md)
+{
+    return wout_init(op, wo, user_md, prim_md, 0);
+}
+
+ic_status ic__cpu_wout_init_placed(ic__op *op, ic__cpu_wout *wo, const dnnl_memory_desc_t *user_md,
+                                   const dnnl_memory_desc_t *prim_md)
+{
+    return wout_init(op, wo, user_md, prim_md, 1);
+}
+
+ic_status ic__cpu_wout_place(const ic__op *op, ic__cpu_wout *wo, void *at)
+{
+    return wo->plain ? IC_OK : ic__cpu_mem_set(op, wo->mem, at);
 }
 
 ic_status ic__cpu_wout_target(ic__op *op, ic__cpu_wout *wo, float *dst, dnnl_memory_t *out)
@@ -364,7 +539,7 @@ ic_status ic__cpu_wout_finish(ic__op *op, ic__cpu_wout *wo, float *dst)
         return IC_OK;
     IC__TRY(ic__cpu_mem_set(op, wo->user_mem, dst));
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, wo->mem}, {DNNL_ARG_TO, wo->user_mem}};
-    return ic__cpu_exec(op, &wo->reorder, 2, args, "gradient reorder");
+    return ic__cpu_exec(op, &wo->reorder, 2, args, "output reorder");
 }
 
 void ic__cpu_wout_destroy(ic__cpu_wout *wo)

@@ -2,10 +2,11 @@
  *
  * One engine and one stream for the process; oneDNN status codes translated into
  * IC_ERR_BACKEND with the op's shapes; primitives with a user-mode scratchpad owned by
- * the op; memory objects over host pointers (handle set per call); a cache of
- * reordered (or bf16-converted) weights keyed by (pointer, weights_version); an output
- * reorder for gradients that oneDNN produces in its own layout; the effective ISA.
- * Convolution and dense share more (cpu_wprim.h).
+ * the op (or, for ops whose temporaries are large, the process's shared buffer); memory
+ * objects over host pointers (handle set per call); a cache of reordered (or
+ * bf16-converted) weights keyed by (pointer, weights_version); an output reorder for
+ * results that oneDNN produces in its own layout; the effective ISA and the settings
+ * read from the environment. Convolution and dense share more (cpu_wprim.h).
  *
  * Every op struct starts with `ic__op` (the header below) so op_free can dispatch.
  */
@@ -34,7 +35,13 @@ struct ic__op {
     ic__cpu_kind kind;
     char what[160];      /* the op and its shapes, for error messages */
     void *scratch;       /* user scratchpad shared by the op's primitives (run one at a time) */
-    size_t scratch_size; /* bytes allocated */
+    size_t scratch_size; /* bytes allocated (shared: bytes needed) */
+    /* shared != 0: the scratchpad and the other per-call temporaries (tmp_size bytes after
+     * it) live in the process's shared buffer, and scratch points there only between
+     * ic__cpu_shared_enter and ic__cpu_shared_leave. Set before any primitive is made. */
+    int shared;
+    int shared_ref; /* holds a reference on the shared buffer */
+    size_t tmp_size;
 };
 
 /* A primitive with its descriptor and a scratchpad memory object (NULL if none needed). */
@@ -44,24 +51,27 @@ typedef struct ic__cpu_prim {
     dnnl_memory_t scratch_mem;
 } ic__cpu_prim;
 
-/* Reordered copy of host weights in the layout a primitive wants. */
+/* Reordered copy of host weights (or activations) in the layout a primitive wants. */
 typedef struct ic__cpu_wcache {
     int plain;              /* the primitive takes the host layout: no copy */
     dnnl_memory_t user_mem; /* host layout, handle set per call */
     dnnl_memory_t mem;      /* primitive layout over buf (plain: NULL, use user_mem) */
-    void *buf;              /* owned */
+    void *buf;              /* owned (NULL when placed: the caller sets mem's handle) */
+    size_t bytes;           /* size of the primitive-layout copy (0 when plain) */
     ic__cpu_prim reorder;   /* user_mem -> mem */
     const float *ptr;       /* what buf holds, valid while version != 0 */
     uint64_t version;
 } ic__cpu_wcache;
 
-/* A gradient computed in the primitive's layout and reordered into the host layout. */
+/* A result (gradient, or an activation) computed in the primitive's layout and
+ * reordered into the host layout. */
 typedef struct ic__cpu_wout {
     int plain;              /* the primitive writes the host layout directly */
     dnnl_memory_t user_mem; /* host layout, handle set per call */
     dnnl_memory_t mem;      /* primitive layout over buf */
-    void *buf;
-    ic__cpu_prim reorder; /* mem -> user_mem */
+    void *buf;              /* owned (NULL when placed, as for ic__cpu_wcache) */
+    size_t bytes;           /* size in the primitive's layout (0 when plain) */
+    ic__cpu_prim reorder;   /* mem -> user_mem */
 } ic__cpu_wout;
 
 /* The process-wide engine and stream (created on first use, thread-safe). */
@@ -105,12 +115,29 @@ int ic__cpu_isa_has(dnnl_cpu_isa_t isa);
  * explains the choice; IC_BF16_BWD_WEIGHTS=bf16|f32 overrides). Read once per process. */
 int ic__cpu_bf16_bwd_weights(void);
 
+/* IC_CONV_WINOGRAD=auto|0|1 (cpu_conv.c's rule, never, wherever oneDNN has it); unset or
+ * anything else is auto. Read once per process. */
+typedef enum ic__cpu_wino_mode {
+    IC__CPU_WINO_AUTO = 0,
+    IC__CPU_WINO_OFF,
+    IC__CPU_WINO_ON
+} ic__cpu_wino_mode;
+ic__cpu_wino_mode ic__cpu_conv_winograd(void);
+
 /* Creates the primitive descriptor for op_desc (post_ops may be NULL, hint may be NULL),
  * with a user-mode scratchpad, then the primitive and its scratchpad memory; grows the
  * op's scratch buffer as needed. `name` says which primitive ("convolution forward"). */
 ic_status ic__cpu_prim_create(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t op_desc,
                               const_dnnl_post_ops_t post_ops, const_dnnl_primitive_desc_t hint,
                               const char *name);
+/* The same for an optional implementation: IC_ERR_UNSUPPORTED, with no error message and
+ * p left empty, when oneDNN has none for op_desc (dnnl_unimplemented). */
+ic_status ic__cpu_prim_try(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t op_desc,
+                           const_dnnl_post_ops_t post_ops, const_dnnl_primitive_desc_t hint,
+                           const char *name);
+/* Only the primitive descriptor (a hint for other descriptors; p->prim stays NULL). */
+ic_status ic__cpu_pd_create(ic__op *op, ic__cpu_prim *p, const_dnnl_op_desc_t op_desc,
+                            const_dnnl_post_ops_t post_ops, const char *name);
 /* Reorder primitive from src_md to dst_md. */
 ic_status ic__cpu_reorder_create(ic__op *op, ic__cpu_prim *p, const dnnl_memory_desc_t *src_md,
                                  const dnnl_memory_desc_t *dst_md);
@@ -131,20 +158,48 @@ void ic__cpu_mem_destroy(dnnl_memory_t *m);
 /* Weights cache: user_md is the host layout, prim_md what the primitive wants. */
 ic_status ic__cpu_wcache_init(ic__op *op, ic__cpu_wcache *wc, const dnnl_memory_desc_t *user_md,
                               const dnnl_memory_desc_t *prim_md);
+/* The same without a buffer of its own: ic__cpu_wcache_place gives it wc->bytes at `at`
+ * before each use (an activation copy in the shared buffer). */
+ic_status ic__cpu_wcache_init_placed(ic__op *op, ic__cpu_wcache *wc,
+                                     const dnnl_memory_desc_t *user_md,
+                                     const dnnl_memory_desc_t *prim_md);
+ic_status ic__cpu_wcache_place(const ic__op *op, ic__cpu_wcache *wc, void *at);
 /* Returns the memory to pass to the primitive for host weights w at version. Reorders
  * unless (w, version) is what the cache holds and version != 0. */
 ic_status ic__cpu_wcache_get(ic__op *op, ic__cpu_wcache *wc, const float *w, uint64_t version,
                              dnnl_memory_t *out);
 void ic__cpu_wcache_destroy(ic__cpu_wcache *wc);
 
-/* Gradient output: prim_md is what the primitive produces, user_md the host layout. */
+/* Output: prim_md is what the primitive produces, user_md the host layout. */
 ic_status ic__cpu_wout_init(ic__op *op, ic__cpu_wout *wo, const dnnl_memory_desc_t *user_md,
                             const dnnl_memory_desc_t *prim_md);
+/* Placed variants, as for the weights cache. */
+ic_status ic__cpu_wout_init_placed(ic__op *op, ic__cpu_wout *wo, const dnnl_memory_desc_t *user_md,
+                                   const dnnl_memory_desc_t *prim_md);
+ic_status ic__cpu_wout_place(const ic__op *op, ic__cpu_wout *wo, void *at);
 /* The memory the primitive should write to (host pointer dst when plain). */
 ic_status ic__cpu_wout_target(ic__op *op, ic__cpu_wout *wo, float *dst, dnnl_memory_t *out);
 /* After the primitive ran: copies into host dst unless plain. */
 ic_status ic__cpu_wout_finish(ic__op *op, ic__cpu_wout *wo, float *dst);
 void ic__cpu_wout_destroy(ic__cpu_wout *wo);
+
+/* The shared buffer: one allocation for the per-call temporaries of every op with
+ * op->shared set (Winograd convolutions: their scratchpads and activation copies reach
+ * hundreds of MB each, and nothing in them outlives one call, so a buffer the size of
+ * the largest need serves them all). A mutex gives it to one call at a time: concurrent
+ * calls of such ops from several threads run one after the other. It grows when an op
+ * is created (or creates a backward pass), never during a call, and is freed when the
+ * last op holding a reference is freed.
+ *   ic__cpu_tmp_reserve: op needs `bytes` after its scratchpad (takes the reference).
+ *   ic__cpu_shared_enter: locks; sets op->scratch; returns the op's temporaries area.
+ *   ic__cpu_shared_leave: op->scratch = NULL; unlocks.
+ *   ic__cpu_shared_drop: gives the reference back (op_free).
+ *   ic__cpu_shared_bytes: the buffer's size now (tests). */
+ic_status ic__cpu_tmp_reserve(ic__op *op, size_t bytes);
+char *ic__cpu_shared_enter(ic__op *op);
+void ic__cpu_shared_leave(ic__op *op);
+void ic__cpu_shared_drop(ic__op *op);
+size_t ic__cpu_shared_bytes(void);
 
 /* oneDNN eltwise algorithm for an activation (forward-from-dst variants when
  * use_dst != 0); alpha/beta are set. Returns 0 for IC__ACT_NONE. */

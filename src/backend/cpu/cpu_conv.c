@@ -9,11 +9,103 @@
  * "hwio" / "hwigo" (described here by explicit strides). The primitives choose their
  * own weights layout (format_tag_any); the forward and backward-data copies are cached
  * by (pointer, weights_version) and shared when both passes want the same layout.
+ *
+ * 3x3 stride-1 convolutions may run oneDNN's Winograd (conv_winograd below says where).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cpu_wprim.h"
+
+/* ---- Winograd ----
+ * oneDNN 2.6's jit_wino_4x3 (AVX-512) computes F(4x4, 3x3): 4x4 output tiles from 6x6
+ * input tiles with 2.25x fewer multiplications than the direct kernel, in f32 only, on
+ * blocked activations (nChw16c: cpu_wprim.c converts them), with bias and a fused ReLU
+ * (no other activation), padding <= 1. Its results differ from the direct kernel's by
+ * rounding (relative L2 about 1e-6 against the reference where the direct kernels give
+ * 2e-7..1e-6: tests/ops/test_ops_winograd.c) and are bit-reproducible run to run.
+ *
+ * Measured through this backend (tests' probe, conversions and chunking included) on the
+ * AMD EPYC Zen 5 (AVX-512, AVX512_BF16, no AMX) of docs/performance.md: one thread, CPU
+ * time in ms, best of 3 calls, median of 3 runs; VGG16 at 150x150, batch 20, bias+ReLU.
+ * f32 = direct f32 (IC_CONV_WINOGRAD=0), wino = Winograd (=1), bf16 = direct bf16:
+ *
+ *   out, ic->oc         fwd: f32 wino bf16   bwd_data: f32 wino bf16   bwd_weights: f32 wino bf16
+ *   150x150  64-> 64          167   98   88            177  105   88              281  145  105
+ *    75x75   64->128           81   48   43             86   61   43              113   61   49
+ *    75x75  128->128          160   83   81            169   91   86              211  113   92
+ *    37x37  128->256           77   45   40             90   42   41               89   54   44
+ *    37x37  256->256          158   71   78            183   67   81              188   91   90
+ *    18x18  256->512           73   43   34             90   34   36               84   40   39
+ *    18x18  512->512          147   71   69            174   63   73              163   75   84
+ *     9x9   512->512           36   50   16             50   27   18               44   31   23
+ *
+ * oneDNN's Winograd chooses its blocking from the batch size, and its results then
+ * differ in the last bits: an 18x18x512 sample gives other bits in a batch of 3 or 13
+ * than in a batch of 8 or 20. The library promises that a sample's result does not
+ * depend on its batch (cli/val_cache.c relies on it for forward passes), so the forward
+ * runs in chunks of a fixed number of samples (cpu_wprim.h): 1 where that is as fast as
+ * whole batches (75x75 and up), else 4 (the table's forward column is chunked; whole
+ * batches take about 64 ms at 37x37 256->256 and 24 at 9x9, measured outside). The
+ * backward passes only run in training, where a step depends on the whole batch anyway,
+ * and take the batch as it is; below about 100 tiles in all they lose their advantage
+ * (9x9 at batch 4: 10 ms either way).
+ *
+ * Hence the rule, static per shape (never timed at run time; the backward passes also
+ * read the batch size n); tiles = ceil(oh/4) * ceil(ow/4) per sample:
+ *   F32:  ic, oc >= 64, multiples of 16: forward when tiles >= 25 (18x18 and up: 9x9
+ *         and smaller stay direct), in chunks of 1 sample when tiles >= 256 else 4;
+ *         backward data and weights when n * tiles >= 100. 1.7-2.2x per pass above.
+ *   BF16: Winograd runs in f32, so it must beat bf16's doubled rate, which it does only
+ *         in backward data of layers with ic, oc >= 256 and 16x16 <= oh x ow <= 40x40
+ *         (37x37 256->256: 67 vs 81; 18x18 512->512: 63 vs 73; 256->512: 34 vs 36), and
+ *         in backward weights there when ic, oc >= 512 (75 vs 84); only when
+ *         n * tiles >= 400, never on AMX (bf16 3-10x faster than f32 there).
+ * IC_CONV_WINOGRAD=0 turns Winograd off, 1 asks for it in every pass wherever oneDNN has
+ * it (3x3 stride 1; oneDNN pads channels to 16), chunks as above. */
+
+static int64_t wino_tiles(const ic__conv_desc *d)
+{
+    return ((d->oh + 3) / 4) * ((d->ow + 3) / 4);
+}
+
+/* The measured rule above: Winograd wanted in each pass of d (want[pass]). */
+static void wino_auto(const ic__conv_desc *d, int want[3])
+{
+    int64_t t = wino_tiles(d), nt = d->n * t, hw = d->oh * d->ow;
+    int mult16 = d->ic % 16 == 0 && d->oc % 16 == 0;
+    if (d->prec == IC__PREC_F32) {
+        int ch = mult16 && d->ic >= 64 && d->oc >= 64;
+        want[IC__CPU_FWD] = ch && t >= 25;
+        want[IC__CPU_BWD_DATA] = want[IC__CPU_BWD_WEIGHTS] = ch && nt >= 100;
+    } else {
+        int ch = mult16 && d->ic >= 256 && d->oc >= 256 && hw >= 16 * 16 && hw <= 40 * 40 &&
+                 nt >= 400 && !ic__cpu_isa_has(dnnl_cpu_isa_avx512_core_amx);
+        want[IC__CPU_FWD] = 0;
+        want[IC__CPU_BWD_DATA] = ch;
+        want[IC__CPU_BWD_WEIGHTS] = ch && d->ic >= 512 && d->oc >= 512;
+    }
+}
+
+/* The algorithms d asks the weighted primitive for (none: direct only). */
+static ic__cpu_alt conv_winograd(const ic__conv_desc *d)
+{
+    ic__cpu_alt alt = {{0}, 1};
+    ic__cpu_wino_mode mode = ic__cpu_conv_winograd();
+    if (mode == IC__CPU_WINO_OFF || d->kh != 3 || d->kw != 3 || d->sh != 1 || d->sw != 1 ||
+        d->groups != 1)
+        return alt;
+    int want[3] = {1, 1, 1};
+    if (mode == IC__CPU_WINO_AUTO)
+        wino_auto(d, want);
+    /* oneDNN fuses only ReLU into its Winograd forward */
+    if (d->act != IC__ACT_NONE && d->act != IC__ACT_RELU)
+        want[IC__CPU_FWD] = 0;
+    for (int p = 0; p < 3; p++)
+        alt.alg[p] = want[p] ? dnnl_convolution_winograd : dnnl_alg_kind_undef;
+    alt.fwd_chunk = wino_tiles(d) >= 256 ? 1 : 4;
+    return alt;
+}
 
 typedef struct cpu_conv {
     ic__cpu_wop w; /* first: the header and the weighted primitive */
@@ -47,19 +139,18 @@ static dnnl_status_t conv_opdesc(const ic__op *op, ic__cpu_pass pass, const ic__
     const ic__conv_desc *d = &((const cpu_conv *)op)->d;
     const dnnl_memory_desc_t *bias = d->has_bias ? &m->bias : NULL;
     dnnl_dims_t strides = {d->sh, d->sw}, pad_l = {d->pt, d->pl}, pad_r = {d->pb, d->pr};
+    dnnl_alg_kind_t alg = m->alg ? m->alg : dnnl_convolution_direct;
     switch (pass) {
     case IC__CPU_FWD:
-        return dnnl_convolution_forward_desc_init(&out->conv, dnnl_forward_training,
-                                                  dnnl_convolution_direct, &m->src, &m->weights,
-                                                  bias, &m->dst, strides, pad_l, pad_r);
+        return dnnl_convolution_forward_desc_init(&out->conv, dnnl_forward_training, alg, &m->src,
+                                                  &m->weights, bias, &m->dst, strides, pad_l,
+                                                  pad_r);
     case IC__CPU_BWD_DATA:
-        return dnnl_convolution_backward_data_desc_init(&out->conv, dnnl_convolution_direct,
-                                                        &m->src, &m->weights, &m->dst, strides,
-                                                        pad_l, pad_r);
+        return dnnl_convolution_backward_data_desc_init(&out->conv, alg, &m->src, &m->weights,
+                                                        &m->dst, strides, pad_l, pad_r);
     default:
-        return dnnl_convolution_backward_weights_desc_init(&out->conv, dnnl_convolution_direct,
-                                                           &m->src, &m->weights, bias, &m->dst,
-                                                           strides, pad_l, pad_r);
+        return dnnl_convolution_backward_weights_desc_init(&out->conv, alg, &m->src, &m->weights,
+                                                           bias, &m->dst, strides, pad_l, pad_r);
     }
 }
 
@@ -85,8 +176,9 @@ static ic_status conv_build(cpu_conv *c)
     IC__TRY(ic__cpu_md_tag(op, &dst_md, 4, ddims, dnnl_nhwc));
     IC__TRY(ic__cpu_md_tag(op, &bias_md, 1, bdims, dnnl_a));
     IC__TRY(ic__cpu_md_strides(op, &wei_md, wnd, wdims, wst));
+    ic__cpu_alt alt = conv_winograd(d);
     return ic__cpu_wprim_create(op, &c->w.wp, "convolution", d->prec, d->has_bias, d->act, &src_md,
-                                &dst_md, &wei_md, &bias_md, conv_opdesc);
+                                &dst_md, &wei_md, &bias_md, conv_opdesc, &alt);
 }
 
 ic_status ic__cpu_conv_create(ic__op **out, const ic__conv_desc *d)
@@ -116,7 +208,9 @@ void ic__cpu_conv_free(ic__op *op)
 {
     cpu_conv *c = (cpu_conv *)op;
     ic__cpu_wprim_destroy(&c->w.wp);
-    ic__free_aligned(op->scratch);
+    ic__cpu_shared_drop(op);
+    if (!op->shared) /* a shared op's scratch is the shared buffer's, and NULL here */
+        ic__free_aligned(op->scratch);
     ic__free(op);
 }
 

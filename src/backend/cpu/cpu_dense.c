@@ -48,7 +48,7 @@ static ic_status dense_build(cpu_dense *c)
     IC__TRY(ic__cpu_md_tag(op, &bias_md, 1, bdims, dnnl_a));
     IC__TRY(ic__cpu_md_strides(op, &wei_md, 2, wdims, wst));
     return ic__cpu_wprim_create(op, &c->w.wp, "inner product", d->prec, d->has_bias, d->act,
-                                &src_md, &dst_md, &wei_md, &bias_md, dense_opdesc);
+                                &src_md, &dst_md, &wei_md, &bias_md, dense_opdesc, NULL);
 }
 
 ic_status ic__cpu_dense_create(ic__op **out, const ic__dense_desc *d)

@@ -6,13 +6,22 @@
  * op descriptors differ. The op file describes the host layouts once
  * and gives a function that builds each pass's op descriptor from the memory
  * descriptors the weighted primitive chooses for it (ic__cpu_wmds); everything else
- * (memory objects, weights caches, gradient reorders, bf16 conversions, lazy creation
- * of the backward passes and cleanup when it fails, execution) lives in cpu_wprim.c.
+ * (memory objects, weights caches, output reorders, activation conversions, lazy
+ * creation of the backward passes and cleanup when it fails, execution) lives in
+ * cpu_wprim.c.
+ *
+ * An op may ask for an alternative algorithm per pass (ic__cpu_alt: convolution's
+ * Winograd, cpu_conv.c). Such a pass runs in f32 on activations in the layout its
+ * primitive chooses: src and diff_dst are reordered into that layout, dst and diff_src
+ * are written there and reordered to the host, all inside the shared buffer
+ * (cpu_common.h). Where oneDNN has no implementation of it the pass is built as usual.
  *
  * Precision: in BF16 the primitives read bf16 src, weights and diff_dst and write f32
  * dst, diff_src, diff_weights and (diff_)bias (backward weights may read f32 instead:
  * ic__cpu_bf16_bwd_weights); host tensors stay f32 and are converted by reorders into
- * op-owned buffers (cpu_wprim.c says when a conversion is reused).
+ * op-owned buffers, or the shared buffer in an op with an alternative algorithm
+ * (cpu_wprim.c says when a conversion is reused). A pass running an alternative
+ * algorithm reads f32 whatever the precision (more accurate, not less).
  */
 #ifndef IC_CPU_WPRIM_H
 #define IC_CPU_WPRIM_H
@@ -27,7 +36,19 @@ typedef enum ic__cpu_pass { IC__CPU_FWD = 0, IC__CPU_BWD_DATA, IC__CPU_BWD_WEIGH
  *   bwd_weights:  src,      diff_weights (any), diff_bias, diff_dst  */
 typedef struct ic__cpu_wmds {
     dnnl_memory_desc_t src, weights, bias, dst;
+    dnnl_alg_kind_t alg; /* the algorithm; 0: the op's default (dense has only that) */
 } ic__cpu_wmds;
+
+/* What an op asks for beyond its default algorithm. */
+typedef struct ic__cpu_alt {
+    dnnl_alg_kind_t alg[3]; /* per pass: tried first, f32 in the primitive's layouts (0: none) */
+    /* Samples per forward execution with alg[IC__CPU_FWD] (>= 1; may exceed the batch).
+     * The forward runs chunk after chunk, the last one padded with zero samples, so one
+     * primitive of one shape computes every sample: a sample's result then does not depend
+     * on the batch size or on the other samples (oneDNN's Winograd picks its blocking
+     * from the batch size, and its results differ in the last bits between blockings). */
+    int64_t fwd_chunk;
+} ic__cpu_alt;
 
 /* Storage for any op descriptor the weighted primitive runs. */
 typedef union ic__cpu_opdesc {
@@ -41,8 +62,9 @@ typedef dnnl_status_t (*ic__cpu_opdesc_fn)(const ic__op *op, ic__cpu_pass pass,
                                            const ic__cpu_wmds *m, ic__cpu_opdesc *out);
 
 /* Host activations as a primitive reads them: the host memory itself (same
- * descriptor) or a bf16 copy in an op-owned buffer. `held` is the host pointer whose
- * values the copy holds (NULL: nothing reusable) and `by` the pass that made it. */
+ * descriptor), or a copy (bf16, or another layout) in an op-owned buffer or, for a shared
+ * op, placed in the shared buffer for the call. `held` is the host pointer whose values
+ * the copy holds (NULL: nothing reusable) and `by` the pass that made it. */
 typedef struct ic__cpu_acopy {
     ic__cpu_wcache cv; /* the conversion (weights-cache machinery; its ptr/version unused) */
     int ready;
@@ -55,17 +77,25 @@ typedef struct ic__cpu_wprim {
     int bwd_w_bf16; /* backward weights reads bf16 (see ic__cpu_bf16_bwd_weights) */
     int has_bias;
     ic__cpu_opdesc_fn opdesc;
-    char name[3][48]; /* "convolution forward", ... for error messages */
+    ic__cpu_alt alt;
+    int alt_on[3];           /* the pass runs alt.alg (oneDNN had it) */
+    int64_t batch, chunk;    /* samples; samples per forward execution */
+    size_t src_len, dst_len; /* floats per sample on the host */
+    char name[3][48];        /* "convolution forward", ... for error messages */
     dnnl_memory_desc_t src_md, dst_md, wei_md, bias_md; /* host layouts, f32 */
     ic__cpu_wmds md[3];                                 /* per pass, for the op descriptors */
-    dnnl_memory_t m_dst, m_diff_src, m_bias;            /* host outputs (bias: in or out) */
+    dnnl_memory_t m_bias;                               /* host bias (in or out) */
     ic__cpu_prim prim[3];
+    ic__cpu_prim hint; /* whole-batch forward descriptor when the forward runs in chunks */
     ic__cpu_wcache w_fwd, w_bwd_d_own;
     ic__cpu_wcache *w_bwd_d; /* &w_fwd when both passes want one layout, else &w_bwd_d_own */
     ic__cpu_wout dw;
     float *dbias_tmp; /* diff_bias when the caller passes NULL */
     ic__cpu_acopy src, src_w_own, ddst, ddst_w_own;
-    ic__cpu_acopy *src_w, *ddst_w; /* what bwd_weights reads: shared or its own */
+    ic__cpu_acopy *src_w, *ddst_w;  /* what bwd_weights reads: shared or its own */
+    ic__cpu_wout dst_out, dsrc_out; /* dst (one chunk) and diff_src as the primitives write them */
+    size_t off[3][4];               /* shared op: where each pass's temporaries go (cpu_wprim.c) */
+    char *tmp; /* shared op, during a call: its temporaries in the shared buffer */
 } ic__cpu_wprim;
 
 /* The start of every op built on a weighted primitive (convolution, dense), so code
@@ -76,18 +106,20 @@ typedef struct ic__cpu_wop {
 } ic__cpu_wop;
 
 /* Name of the oneDNN implementation running `pass` of a conv or dense op
- * ("brgconv:avx512_core_bf16"), "-" while the pass is not yet created, NULL for other
- * ops. For tests and benchmarks. */
+ * ("brgconv:avx512_core_bf16", "jit_wino_4x3:avx512_core"), "-" while the pass is not yet
+ * created, NULL for other ops. For tests and benchmarks. */
 const char *ic__cpu_wop_impl(const ic__op *op, ic__cpu_pass pass);
 
-/* Creates the op's weighted primitive: host layouts (f32; bias_md has the bias length),
- * precision, the op descriptor maker, and the forward pass (act fused as a post-op).
- * The backward passes are created on first use. `what` names the primitive family
- * ("convolution"). On failure the caller destroys wp. */
+/* Creates the op's weighted primitive: host layouts (f32; bias_md has the bias length;
+ * dimension 0 is the batch), precision, the op descriptor maker, the alternative
+ * algorithms (NULL: none), and the forward pass (act fused as a post-op). The backward
+ * passes are created on first use. `what` names the primitive family ("convolution").
+ * On failure the caller destroys wp. */
 ic_status ic__cpu_wprim_create(ic__op *op, ic__cpu_wprim *wp, const char *what, ic__prec prec,
                                int has_bias, ic__act act, const dnnl_memory_desc_t *src_md,
                                const dnnl_memory_desc_t *dst_md, const dnnl_memory_desc_t *wei_md,
-                               const dnnl_memory_desc_t *bias_md, ic__cpu_opdesc_fn opdesc);
+                               const dnnl_memory_desc_t *bias_md, ic__cpu_opdesc_fn opdesc,
+                               const ic__cpu_alt *alt);
 
 /* The passes, with backend.h's arguments. */
 ic_status ic__cpu_wprim_fwd(ic__op *op, ic__cpu_wprim *wp, float *dst, const float *src,
