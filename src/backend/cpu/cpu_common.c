@@ -161,16 +161,11 @@ static void *g_sh_buf;
 static size_t g_sh_size;
 static long g_sh_refs;
 
-static size_t round64(size_t n)
-{
-    return (n + 63) & ~(size_t)63;
-}
-
 /* Makes the shared buffer big enough for op's scratchpad and temporaries. The new buffer
  * is allocated before the old one is freed, so a failure leaves the others' buffer. */
 static ic_status shared_grow(ic__op *op)
 {
-    size_t need = round64(op->scratch_size) + op->tmp_size;
+    size_t need = ic__cpu_round64(op->scratch_size) + op->tmp_size;
     ic_status s = IC_OK;
     pthread_mutex_lock(&g_sh_mutex);
     if (!op->shared_ref) {
@@ -202,7 +197,7 @@ char *ic__cpu_shared_enter(ic__op *op)
 {
     pthread_mutex_lock(&g_sh_mutex);
     op->scratch = g_sh_buf;
-    return (char *)g_sh_buf + round64(op->scratch_size);
+    return (char *)g_sh_buf + ic__cpu_round64(op->scratch_size);
 }
 
 void ic__cpu_shared_leave(ic__op *op)

@@ -115,6 +115,12 @@ int ic__cpu_isa_has(dnnl_cpu_isa_t isa);
  * explains the choice; IC_BF16_BWD_WEIGHTS=bf16|f32 overrides). Read once per process. */
 int ic__cpu_bf16_bwd_weights(void);
 
+/* n rounded up to a multiple of 64 bytes: where the shared buffer's parts start. */
+static inline size_t ic__cpu_round64(size_t n)
+{
+    return (n + 63) & ~(size_t)63;
+}
+
 /* IC_CONV_WINOGRAD=auto|0|1 (cpu_conv.c's rule, never, wherever oneDNN has it); unset or
  * anything else is auto. Read once per process. */
 typedef enum ic__cpu_wino_mode {

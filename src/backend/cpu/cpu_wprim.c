@@ -34,11 +34,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static size_t round64(size_t n)
-{
-    return (n + 63) & ~(size_t)63;
-}
-
 /* ---- activation copies and outputs ---- */
 
 /* A copy is placed in the shared buffer for a shared op, owned otherwise. */
@@ -119,7 +114,7 @@ static ic_status tmp_plan(ic__op *op, ic__cpu_wprim *wp, ic__cpu_pass pass, cons
     size_t at = 0;
     for (int i = 0; i < 4; i++) {
         wp->off[pass][i] = at;
-        at += round64(bytes[i]);
+        at += ic__cpu_round64(bytes[i]);
     }
     return ic__cpu_tmp_reserve(op, at);
 }
