@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu_wino16.h"
 #include "cpu_wprim.h"
 
 /* ---- Winograd ----
@@ -69,26 +70,49 @@ static int64_t wino_tiles(const ic__conv_desc *d)
     return ((d->oh + 3) / 4) * ((d->ow + 3) / 4);
 }
 
-/* The measured rule above: Winograd wanted in each pass of d (want[pass]). */
+/* The measured rule above: oneDNN's (f32) Winograd wanted in each pass of d (want[pass]). */
 static void wino_auto(const ic__conv_desc *d, int want[3])
 {
-    int64_t t = wino_tiles(d), nt = d->n * t, hw = d->oh * d->ow;
-    int mult16 = d->ic % 16 == 0 && d->oc % 16 == 0;
-    if (d->prec == IC__PREC_F32) {
-        int ch = mult16 && d->ic >= 64 && d->oc >= 64;
-        want[IC__CPU_FWD] = ch && t >= 25;
-        want[IC__CPU_BWD_DATA] = want[IC__CPU_BWD_WEIGHTS] = ch && nt >= 100;
-    } else {
-        int ch = mult16 && d->ic >= 256 && d->oc >= 256 && hw >= 16 * 16 && hw <= 40 * 40 &&
-                 nt >= 400 && !ic__cpu_isa_has(dnnl_cpu_isa_avx512_core_amx);
-        want[IC__CPU_FWD] = 0;
-        want[IC__CPU_BWD_DATA] = ch;
-        want[IC__CPU_BWD_WEIGHTS] = ch && d->ic >= 512 && d->oc >= 512;
-    }
+    int64_t t = wino_tiles(d), nt = d->n * t;
+    int ch = d->ic % 16 == 0 && d->oc % 16 == 0 && d->ic >= 64 && d->oc >= 64;
+    want[IC__CPU_FWD] = ch && t >= 25;
+    want[IC__CPU_BWD_DATA] = want[IC__CPU_BWD_WEIGHTS] = ch && nt >= 100;
 }
 
-/* The algorithms d asks the weighted primitive for (none: direct only). */
-static ic__cpu_alt conv_winograd(const ic__conv_desc *d)
+/* ---- bf16 Winograd (cpu_wino16.h) ----
+ * In BF16, 3x3 stride-1 convolutions may run our own F(2x2, 3x3) on oneDNN's bf16 matmul
+ * instead of oneDNN's direct bf16 kernels. W16_RULE below says where (measured; see
+ * docs/performance.md). IC_CONV_WINOGRAD=0 turns it off, 1 asks for it in every pass it
+ * can compute; passes it cannot compute then take oneDNN's f32 Winograd where oneDNN has
+ * it, as in F32. Never on AMX, where oneDNN's bf16 kernels run 3-10x faster and nothing
+ * here was measured. */
+static void w16_auto(const ic__conv_desc *d, int want[3])
+{
+    int ch = d->ic >= 128 && d->oc >= 128;
+    int64_t tiles = ((d->oh + 1) / 2) * ((d->ow + 1) / 2); /* 2x2 output tiles per sample */
+    want[IC__CPU_FWD] = ch && tiles >= 64;
+    want[IC__CPU_BWD_DATA] = want[IC__CPU_BWD_WEIGHTS] = ch;
+}
+
+/* The passes of d that run on the bf16 Winograd (on[pass]). */
+static void w16_passes(const ic__conv_desc *d, int on[3])
+{
+    on[0] = on[1] = on[2] = 0;
+    ic__cpu_wino_mode mode = ic__cpu_conv_winograd();
+    if (mode == IC__CPU_WINO_OFF || d->prec != IC__PREC_BF16 || !ic__cpu_w16_fits(d) ||
+        !ic__cpu_w16_available() || ic__cpu_isa_has(dnnl_cpu_isa_avx512_core_amx))
+        return;
+    if (mode == IC__CPU_WINO_ON)
+        on[0] = on[1] = on[2] = 1;
+    else
+        w16_auto(d, on);
+    if (d->act != IC__ACT_NONE && d->act != IC__ACT_RELU) /* out_tf fuses only ReLU */
+        on[IC__CPU_FWD] = 0;
+}
+
+/* The algorithms d asks the weighted primitive for (none: direct only), for the passes
+ * the bf16 Winograd does not take (w16[pass]). */
+static ic__cpu_alt conv_winograd(const ic__conv_desc *d, const int w16[3])
 {
     ic__cpu_alt alt = {{0}, 1};
     ic__cpu_wino_mode mode = ic__cpu_conv_winograd();
@@ -96,13 +120,17 @@ static ic__cpu_alt conv_winograd(const ic__conv_desc *d)
         d->groups != 1)
         return alt;
     int want[3] = {1, 1, 1};
-    if (mode == IC__CPU_WINO_AUTO)
-        wino_auto(d, want);
+    if (mode == IC__CPU_WINO_AUTO) {
+        if (d->prec == IC__PREC_F32)
+            wino_auto(d, want);
+        else /* in bf16, oneDNN's f32 Winograd does not beat the direct bf16 kernels */
+            want[0] = want[1] = want[2] = 0;
+    }
     /* oneDNN fuses only ReLU into its Winograd forward */
     if (d->act != IC__ACT_NONE && d->act != IC__ACT_RELU)
         want[IC__CPU_FWD] = 0;
     for (int p = 0; p < 3; p++)
-        alt.alg[p] = want[p] ? dnnl_convolution_winograd : dnnl_alg_kind_undef;
+        alt.alg[p] = want[p] && !w16[p] ? dnnl_convolution_winograd : dnnl_alg_kind_undef;
     alt.fwd_chunk = wino_tiles(d) >= 256 ? 1 : 4;
     return alt;
 }
@@ -176,7 +204,11 @@ static ic_status conv_build(cpu_conv *c)
     IC__TRY(ic__cpu_md_tag(op, &dst_md, 4, ddims, dnnl_nhwc));
     IC__TRY(ic__cpu_md_tag(op, &bias_md, 1, bdims, dnnl_a));
     IC__TRY(ic__cpu_md_strides(op, &wei_md, wnd, wdims, wst));
-    ic__cpu_alt alt = conv_winograd(d);
+    int w16[3];
+    w16_passes(d, w16);
+    if (w16[0] || w16[1] || w16[2])
+        IC__TRY(ic__cpu_w16_create(&c->w.w16, d, w16, op->what));
+    ic__cpu_alt alt = conv_winograd(d, w16);
     return ic__cpu_wprim_create(op, &c->w.wp, "convolution", d->prec, d->has_bias, d->act, &src_md,
                                 &dst_md, &wei_md, &bias_md, conv_opdesc, &alt);
 }
@@ -208,6 +240,7 @@ void ic__cpu_conv_free(ic__op *op)
 {
     cpu_conv *c = (cpu_conv *)op;
     ic__cpu_wprim_destroy(&c->w.wp);
+    ic__cpu_w16_free(c->w.w16);
     ic__cpu_shared_drop(op);
     if (!op->shared) /* a shared op's scratch is the shared buffer's, and NULL here */
         ic__free_aligned(op->scratch);
@@ -218,6 +251,8 @@ ic_status ic__cpu_conv_fwd(ic__op *op, float *dst, const float *src, const float
                            uint64_t weights_version, const float *bias)
 {
     cpu_conv *c = (cpu_conv *)op;
+    if (ic__cpu_w16_on(c->w.w16, IC__CPU_FWD))
+        return ic__cpu_w16_fwd(c->w.w16, dst, src, weights, weights_version, bias);
     return ic__cpu_wprim_fwd(op, &c->w.wp, dst, src, weights, weights_version, bias);
 }
 
@@ -225,6 +260,8 @@ ic_status ic__cpu_conv_bwd_data(ic__op *op, float *diff_src, const float *diff_d
                                 const float *weights, uint64_t weights_version)
 {
     cpu_conv *c = (cpu_conv *)op;
+    if (ic__cpu_w16_on(c->w.w16, IC__CPU_BWD_DATA))
+        return ic__cpu_w16_bwd_data(c->w.w16, diff_src, diff_dst, weights, weights_version);
     return ic__cpu_wprim_bwd_data(op, &c->w.wp, diff_src, diff_dst, weights, weights_version);
 }
 
@@ -232,5 +269,7 @@ ic_status ic__cpu_conv_bwd_weights(ic__op *op, float *diff_weights, float *diff_
                                    const float *src, const float *diff_dst)
 {
     cpu_conv *c = (cpu_conv *)op;
+    if (ic__cpu_w16_on(c->w.w16, IC__CPU_BWD_WEIGHTS))
+        return ic__cpu_w16_bwd_weights(c->w.w16, diff_weights, diff_bias, src, diff_dst);
     return ic__cpu_wprim_bwd_weights(op, &c->w.wp, diff_weights, diff_bias, src, diff_dst);
 }

@@ -30,6 +30,7 @@
  * then a whole-batch forward descriptor made for the purpose.
  */
 #include "cpu_wprim.h"
+#include "cpu_wino16.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -543,7 +544,10 @@ const char *ic__cpu_wop_impl(const ic__op *op, ic__cpu_pass pass)
     if (!op || (op->kind != IC__CPU_CONV && op->kind != IC__CPU_DENSE) || pass < IC__CPU_FWD ||
         pass > IC__CPU_BWD_WEIGHTS)
         return NULL;
-    const ic__cpu_prim *p = &((const ic__cpu_wop *)op)->wp.prim[pass];
+    const ic__cpu_wop *w = (const ic__cpu_wop *)op;
+    if (ic__cpu_w16_on(w->w16, pass))
+        return "wino16:avx512_core_bf16+brgemm_matmul";
+    const ic__cpu_prim *p = &w->wp.prim[pass];
     return p->prim ? ic__cpu_impl(p) : "-";
 }
 

@@ -103,11 +103,13 @@ typedef struct ic__cpu_wprim {
 typedef struct ic__cpu_wop {
     ic__op hdr;
     ic__cpu_wprim wp;
+    struct ic__cpu_w16 *w16; /* convolution: the passes our bf16 Winograd runs (NULL: none) */
 } ic__cpu_wop;
 
 /* Name of the oneDNN implementation running `pass` of a conv or dense op
- * ("brgconv:avx512_core_bf16", "jit_wino_4x3:avx512_core"), "-" while the pass is not yet
- * created, NULL for other ops. For tests and benchmarks. */
+ * ("brgconv:avx512_core_bf16", "jit_wino_4x3:avx512_core"; "wino16:" and the matmul's for
+ * cpu_wino16.c's passes), "-" while the pass is not yet created, NULL for other ops. For
+ * tests and benchmarks. */
 const char *ic__cpu_wop_impl(const ic__op *op, ic__cpu_pass pass);
 
 /* Creates the op's weighted primitive: host layouts (f32; bias_md has the bias length;
