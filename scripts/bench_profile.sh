@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # make bench-profile: where a training step's time goes. Runs bench_engine's tests with
 # oneDNN's verbose log (DNNL_VERBOSE=1: one line per primitive execution with its time)
-# and sums the log per primitive kind and pass, with the convolutions' GFLOP/s from
-# their shapes (2 x MACs; a direction's FLOPs are the same for fwd, bwd_data,
-# bwd_weights). The step time minus oneDNN's time is our own code (optimizer, copies,
-# loss, dropout masks) plus oneDNN's per-call overhead.
+# and sums the log per primitive kind and pass, with the convolutions' and matmuls'
+# GFLOP/s from their shapes (2 x MACs; a direction's FLOPs are the same for fwd,
+# bwd_data, bwd_weights). The step time minus oneDNN's time is our own code (optimizer,
+# copies, loss, dropout masks, the bf16 Winograd's transforms) plus oneDNN's per-call
+# overhead.
 # Usage: scripts/bench_profile.sh [BUILD_DIR]
 # env: BENCH_TESTS (default fwd,feat,finetune,small), BENCH_PRECS (default fp32,bf16),
 #      BENCH_THREADS (default 2), PROFILE_STEPS (default 3 timed steps, after 1 warm-up)
@@ -46,6 +47,13 @@ for p in "${plist[@]}"; do
                 match(desc, /kh[0-9]+/); kh = substr(desc, RSTART + 2, RLENGTH - 2)
                 match(desc, /kw[0-9]+/); kw = substr(desc, RSTART + 2, RLENGTH - 2)
                 flop[key] += 2.0 * mb * ic * oc * oh * ow * kh * kw / g
+            }
+            if (kind == "matmul" && split(desc, mm, ":") >= 2) {
+                # "BxMxK:BxKxN:BxMxN": the batched products of the bf16 Winograd
+                na = split(mm[1], a, "x"); nb = split(mm[2], b, "x")
+                p = 2.0 * b[nb]
+                for (i = 1; i <= na; i++) p *= a[i]
+                flop[key] += p
             }
         }
         END {

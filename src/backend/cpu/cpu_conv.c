@@ -57,11 +57,9 @@
  *   F32:  ic, oc >= 64, multiples of 16: forward when tiles >= 25 (18x18 and up: 9x9
  *         and smaller stay direct), in chunks of 1 sample when tiles >= 256 else 4;
  *         backward data and weights when n * tiles >= 100. 1.7-2.2x per pass above.
- *   BF16: Winograd runs in f32, so it must beat bf16's doubled rate, which it does only
- *         in backward data of layers with ic, oc >= 256 and 16x16 <= oh x ow <= 40x40
- *         (37x37 256->256: 67 vs 81; 18x18 512->512: 63 vs 73; 256->512: 34 vs 36), and
- *         in backward weights there when ic, oc >= 512 (75 vs 84); only when
- *         n * tiles >= 400, never on AMX (bf16 3-10x faster than f32 there).
+ *   BF16: none of oneDNN's: it runs in f32 and beats bf16's doubled rate only in a few
+ *         backward passes, by 7-18 % per pass and nothing measurable per step. bf16 has
+ *         its own Winograd instead (cpu_wino16.h, rule below).
  * IC_CONV_WINOGRAD=0 turns Winograd off, 1 asks for it in every pass wherever oneDNN has
  * it (3x3 stride 1; oneDNN pads channels to 16), chunks as above. */
 
@@ -81,11 +79,26 @@ static void wino_auto(const ic__conv_desc *d, int want[3])
 
 /* ---- bf16 Winograd (cpu_wino16.h) ----
  * In BF16, 3x3 stride-1 convolutions may run our own F(2x2, 3x3) on oneDNN's bf16 matmul
- * instead of oneDNN's direct bf16 kernels. W16_RULE below says where (measured; see
- * docs/performance.md). IC_CONV_WINOGRAD=0 turns it off, 1 asks for it in every pass it
- * can compute; passes it cannot compute then take oneDNN's f32 Winograd where oneDNN has
- * it, as in F32. Never on AMX, where oneDNN's bf16 kernels run 3-10x faster and nothing
- * here was measured. */
+ * instead of oneDNN's direct bf16 kernels. Measured through this backend on the Zen 5 of
+ * docs/performance.md (wall ms, 2 threads, VGG16 at 150x150, batch 20, bias+ReLU;
+ * direct bf16 / Winograd bf16):
+ *
+ *   out, ic->oc          fwd          bwd_data      bwd_weights
+ *   150x150  64-> 64     47.5 / 56.6   48.0 / 55.0   61.2 / 75.3
+ *    75x75   64->128     24.0 / 27.9   25.2 / 24.6   30.1 / 38.4
+ *    75x75  128->128     44.3 / 42.4   51.1 / 36.0   53.6 / 49.0
+ *    37x37  128->256     22.7 / 18.0   23.4 / 17.6   24.9 / 21.4
+ *    37x37  256->256     44.4 / 32.3   45.9 / 31.6   53.1 / 36.1
+ *    18x18  256->512     19.5 / 13.8   22.0 / 14.2   25.3 / 15.5
+ *    18x18  512->512     38.1 / 23.6   42.5 / 24.0   54.8 / 26.4
+ *     9x9   512->512      9.1 / 10.3   10.6 /  9.3   14.1 / 10.2
+ *
+ * With 64 input channels the transforms (memory-bound) cost more than the saved
+ * multiplications; at 9x9 the forward's fixed chunks (11 samples) pad a batch of 20 to
+ * 22. Hence: ic, oc >= 128; the forward only from 64 tiles per sample (16x16 outputs).
+ * IC_CONV_WINOGRAD=0 turns it off, 1 asks for it in every pass it can compute; passes it
+ * cannot compute then take oneDNN's f32 Winograd where oneDNN has it, as in F32. Never on
+ * AMX, where oneDNN's bf16 kernels run 3-10x faster and nothing here was measured. */
 static void w16_auto(const ic__conv_desc *d, int want[3])
 {
     int ch = d->ic >= 128 && d->oc >= 128;
