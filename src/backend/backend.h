@@ -197,8 +197,15 @@ void ic__backend_set(const ic__backend *be);
 const ic__backend *ic__backend_with_prec(const ic__backend *be, ic__prec p);
 /* be->prec_native(p), 1 for F32 and 0 for tables without prec_native. */
 int ic__backend_prec_native(const ic__backend *be, ic__prec p);
+/* The precision a convolution of shape d computes in when the model asks for p: f32 for
+ * depthwise and grouped convolutions, which are bound by memory, where bf16's input
+ * conversions cost more than its faster multiplications save (src/backend/prec.c);
+ * else p. */
+ic__prec ic__conv_prec(const ic__conv_desc *d, ic__prec p);
+
 /* Every backend's table pair differs only in its conv and dense creators, which stamp
- * the table's precision into a copy of the desc: this defines the four of them
+ * the table's precision (for convolutions, ic__conv_prec's) into a copy of the desc:
+ * this defines the four of them
  * (conv_create_f32, conv_create_bf16, dense_create_f32, dense_create_bf16) around the
  * backend's own create functions. */
 #define IC__PREC_CREATOR(name, desc_t, create, p)                                            \
@@ -209,8 +216,9 @@ int ic__backend_prec_native(const ic__backend *be, ic__prec p);
         return create(op, &c);                                                                \
     }
 #define IC__DEFINE_PREC_CREATORS(conv_create, dense_create)                                   \
-    IC__PREC_CREATOR(conv_create_f32, ic__conv_desc, conv_create, IC__PREC_F32)               \
-    IC__PREC_CREATOR(conv_create_bf16, ic__conv_desc, conv_create, IC__PREC_BF16)             \
+    IC__PREC_CREATOR(conv_create_f32, ic__conv_desc, conv_create, ic__conv_prec(d, IC__PREC_F32)) \
+    IC__PREC_CREATOR(conv_create_bf16, ic__conv_desc, conv_create,                           \
+                     ic__conv_prec(d, IC__PREC_BF16))                                         \
     IC__PREC_CREATOR(dense_create_f32, ic__dense_desc, dense_create, IC__PREC_F32)            \
     IC__PREC_CREATOR(dense_create_bf16, ic__dense_desc, dense_create, IC__PREC_BF16)
 
