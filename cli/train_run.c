@@ -657,8 +657,13 @@ int tr_run(tr_job *j, tr_state *rs)
     tr_vcache *vc = NULL;
     if (j->val_it) {
         ic_compile_opts co = tr_compile_opts(o, j->meta->n_classes);
-        if ((vc = tr_vcache_create(j->model, &co, j->val_it)))
-            printf("Validation: base features computed once (base frozen)\n");
+        if ((vc = tr_vcache_create(j->model, &co, j->val_it))) {
+            if (tr_vcache_cut(vc))
+                printf("Validation: base activations at '%s' computed once (frozen up to "
+                       "there)\n", tr_vcache_cut(vc));
+            else
+                printf("Validation: base features computed once (base frozen)\n");
+        }
     }
     fflush(stdout);
     st->steps = j->steps;

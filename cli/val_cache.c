@@ -49,6 +49,8 @@
 struct tr_vcache {
     ic_model *model;    /* validated (borrowed) */
     int node;           /* its base's node */
+    ic_model *base;     /* its base (borrowed) */
+    int cut;            /* partial: the base's node whose activations are stored; -1: its output */
     int64_t in_row;     /* floats per image */
     ic_compile_opts co; /* the head's (loss and metric as the model's) */
     int64_t row;        /* floats per image of the base's output */
@@ -130,6 +132,66 @@ static void store(tr_vcache *c, const uint64_t key[2], const float *f)
     c->slots[h] = r + 1;
 }
 
+/* Runs the whole model on a batch of b images (n floats each), as ic_model_evaluate
+ * would; the plan, whose activations stay valid until it runs again, in *pp. */
+static ic_status vc_run(tr_vcache *c, const ic_tensor *ix, int64_t b, int64_t n, ic__plan **pp)
+{
+    ic__run_ctx rc = {0, 0, 0};
+    if (n != c->in_row)
+        return ic_seterr(IC_ERR_SHAPE, "a validation image has %lld values, the input %lld",
+                         (long long)n, (long long)c->in_row);
+    ic_status s = ic__plan_get(c->model, b, pp);
+    return s ? s : ic__plan_forward(*pp, ic_tensor_cdata(ix), &rc);
+}
+
+/* c->out = the stored rows of the batch's b images (all found), in the batch's order. */
+static ic_status vc_gather(tr_vcache *c, int64_t b)
+{
+    if (!c->out || ic_tensor_dim(c->out, 0) != b) {
+        ic_tensor_free(c->out);
+        c->out = NULL;
+        c->fshape[0] = b;
+        ic_status s = ic_tensor_create(&c->out, c->fnd + 1, c->fshape);
+        if (s)
+            return s;
+    }
+    float *o = ic_tensor_data(c->out);
+    for (int64_t i = 0; i < b; i++)
+        memcpy(o + i * c->row, c->feat + c->brow[i] * c->row, (size_t)c->row * sizeof(float));
+    return IC_OK;
+}
+
+/* Partial: the whole model is evaluated on the images, its base resuming at the cut from
+ * the stored activations (graph.h's resume_x); a batch with new images runs in full first
+ * and its activations at the cut are stored and resumed from, so the evaluation's forward
+ * then repeats only the nodes after the cut. */
+static ic_status vc_next_partial(tr_vcache *c, const ic_tensor *ix, int64_t b, int64_t n, int all,
+                                 const ic_tensor **x)
+{
+    const float *feat;
+    if (!all) {
+        ic__plan *p, *ip;
+        ic_status s = vc_run(c, ix, b, n, &p);
+        if (s)
+            return s;
+        if (!(ip = ic__plan_nested(p, c->node)))
+            return ic_seterr(IC_ERR_INTERNAL, "validation cache: the base has no plan");
+        feat = ic_tensor_cdata(ic__plan_node_output(ip, c->cut));
+        for (int64_t i = 0; i < b; i++)
+            if (c->brow[i] < 0)
+                store(c, c->bkeys + 2 * i, feat + i * c->row);
+    } else {
+        ic_status s = vc_gather(c, b);
+        if (s)
+            return s;
+        feat = ic_tensor_cdata(c->out);
+    }
+    c->base->resume_node = c->cut;
+    c->base->resume_x = feat;
+    *x = ix;
+    return IC_OK;
+}
+
 /* The batch source the head is evaluated on: the next batch of images, as features. */
 static ic_status vc_next(void *self, const ic_tensor **x, const ic_tensor **y)
 {
@@ -154,15 +216,12 @@ static ic_status vc_next(void *self, const ic_tensor **x, const ic_tensor **y)
         all &= (c->brow[i] = find(c, c->bkeys + 2 * i)) >= 0;
     }
     *y = iy;
+    if (c->cut >= 0)
+        return vc_next_partial(c, ix, b, n, all, x);
     if (!all) {
         /* as ic_model_evaluate runs the model, then the base's output from the plan */
         ic__plan *p;
-        ic__run_ctx rc = {0, 0, 0};
-        if (n != c->in_row)
-            return ic_seterr(IC_ERR_SHAPE, "a validation image has %lld values, the input %lld",
-                             (long long)n, (long long)c->in_row);
-        if ((s = ic__plan_get(c->model, b, &p)) ||
-            (s = ic__plan_forward(p, ic_tensor_cdata(ix), &rc)))
+        if ((s = vc_run(c, ix, b, n, &p)))
             return s;
         const ic_tensor *f = ic__plan_node_output(p, c->node);
         for (int64_t i = 0; i < b; i++)
@@ -171,16 +230,8 @@ static ic_status vc_next(void *self, const ic_tensor **x, const ic_tensor **y)
         *x = f; /* valid until the plan runs again: after the head has used it */
         return IC_OK;
     }
-    if (!c->out || ic_tensor_dim(c->out, 0) != b) {
-        ic_tensor_free(c->out);
-        c->out = NULL;
-        c->fshape[0] = b;
-        if ((s = ic_tensor_create(&c->out, c->fnd + 1, c->fshape)))
-            return s;
-    }
-    float *o = ic_tensor_data(c->out);
-    for (int64_t i = 0; i < b; i++)
-        memcpy(o + i * c->row, c->feat + c->brow[i] * c->row, (size_t)c->row * sizeof(float));
+    if ((s = vc_gather(c, b)))
+        return s;
     *x = c->out;
     return IC_OK;
 }
@@ -208,6 +259,37 @@ static int frozen(const ic_model *m)
     return 1;
 }
 
+/* 1 when layer l has weights that can train (as frozen() reads it). */
+static int trains(const ic_layer *l)
+{
+    const ic_model *inner = ic_layer_inner_model(l);
+    return ic_layer_trainable(l) && (inner ? !frozen(inner) : ic_layer_num_weights(l) > 0);
+}
+
+/* The node of base whose activations a partial cache stores: the last one before the
+ * first layer that trains through which everything after it flows (no later node reads
+ * an earlier one), or -1 when there is none past the input. */
+static int cut_of(const ic_model *base)
+{
+    int f = 0, out = ic__model_out_node(base);
+    while (f <= out && (f == base->input_node || !trains(base->nodes[f].layer)))
+        f++;
+    for (int k = f - 1; k > base->input_node; k--) {
+        int ok = 1;
+        for (int j = k + 1; j < base->n_nodes && ok; j++)
+            for (int i = 0; i < base->nodes[j].n_in; i++)
+                ok &= base->nodes[j].in[i] >= k;
+        if (ok)
+            return k;
+    }
+    return -1;
+}
+
+const char *tr_vcache_cut(const tr_vcache *c)
+{
+    return c && c->cut >= 0 ? ic_layer_name(c->base->nodes[c->cut].layer) : NULL;
+}
+
 void tr_vcache_free(tr_vcache *c)
 {
     if (!c)
@@ -233,7 +315,8 @@ tr_vcache *tr_vcache_create(ic_model *m, const ic_compile_opts *co, ic_dir_itera
     }
     ic_model *base = h.base;
     tr_head_free(&h);
-    if (!frozen(base))
+    int cut = -1;
+    if (!frozen(base) && (cut = cut_of(base)) < 0)
         return NULL;
     tr_vcache *c = calloc(1, sizeof *c);
     if (!c)
@@ -241,6 +324,8 @@ tr_vcache *tr_vcache_create(ic_model *m, const ic_compile_opts *co, ic_dir_itera
     c->model = m;
     c->co = *co;
     c->node = -1;
+    c->base = base;
+    c->cut = cut;
     for (int i = 0; i < m->n_nodes; i++)
         if (m->nodes[i].layer == ic_model_layer(m, 0))
             c->node = i;
@@ -249,7 +334,14 @@ tr_vcache *tr_vcache_create(ic_model *m, const ic_compile_opts *co, ic_dir_itera
     c->in_row = 1;
     for (int i = 0; i < ind; i++)
         c->in_row *= in[i];
-    c->fnd = ic_model_output_shape(base, c->fshape + 1);
+    if (cut < 0) {
+        c->fnd = ic_model_output_shape(base, c->fshape + 1);
+    } else {
+        const ic__shape *cs = &base->nodes[cut].layer->out;
+        c->fnd = cs->ndim;
+        for (int i = 0; i < cs->ndim; i++)
+            c->fshape[1 + i] = cs->d[i];
+    }
     c->row = 1;
     for (int i = 1; i <= c->fnd; i++)
         c->row *= c->fshape[i];
@@ -270,6 +362,14 @@ tr_vcache *tr_vcache_create(ic_model *m, const ic_compile_opts *co, ic_dir_itera
 ic_status tr_vcache_evaluate(tr_vcache *c, ic_batch_source *src, int64_t steps, double *loss,
                              double *acc)
 {
+    if (c->cut >= 0) { /* the whole model, its base resuming at the cut (vc_next_partial) */
+        ic_batch_source images = {&vc_ops, c};
+        c->src = src;
+        ic_status s = ic_model_evaluate(c->model, &images, steps, loss, acc);
+        c->src = NULL;
+        c->base->resume_x = NULL; /* never left for a training forward, even after an error */
+        return s;
+    }
     tr_head h;
     ic_status s = tr_head_create(c->model, &h);
     if (!s)

@@ -35,6 +35,11 @@ struct ic_model {
     int plan_lru;
     ic__train_state *train; /* compile state, owned; freed by ic__train_state_free */
     ic_precision precision; /* picks the backend table of plans (ic__plan_get) */
+    /* One-shot start of the next inference forward of this model's plans part-way
+     * (cli/val_cache.c): node resume_node's activation is resume_x (batch rows, as that
+     * node's output), and only the nodes after it run. Cleared by that forward. */
+    const float *resume_x;
+    int resume_node;
 };
 
 /* How a forward pass runs. */
@@ -65,6 +70,8 @@ ic_tensor *ic__plan_output(ic__plan *p);
 /* Activation of one node after a forward pass (tests read intermediate layers); NULL if
  * node is out of range. Borrowed; the input node's data is the caller's batch. */
 ic_tensor *ic__plan_node_output(ic__plan *p, int node);
+/* The plan of the nested model at node (its layer wraps a model), else NULL. Borrowed. */
+ic__plan *ic__plan_nested(ic__plan *p, int node);
 /* Backward from the gradient of the loss w.r.t. the output. diff_x (may be NULL) receives
  * the gradient w.r.t. the input. Parameter gradients go to param->grad for every
  * effectively trainable layer; nothing is computed below the lowest trainable layer

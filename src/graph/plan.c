@@ -173,12 +173,31 @@ ic_tensor *ic__plan_node_output(ic__plan *p, int node)
     return node >= 0 && node < p->n ? &p->act[node] : NULL;
 }
 
+ic__plan *ic__plan_nested(ic__plan *p, int node)
+{
+    if (node < 0 || node >= p->n || !p->m->nodes[node].layer->inner)
+        return NULL;
+    return p->states[node]; /* a nested layer's state is its model's plan (nested.c) */
+}
+
 ic_status ic__plan_forward(ic__plan *p, const float *x, const ic__run_ctx *rc)
 {
     ic_model *m = p->m;
     p->act[m->input_node].data = (float *)x; /* read only; layers never write inputs */
-    int out = ic__model_out_node(m);
-    for (int i = 0; i <= out; i++) {
+    int out = ic__model_out_node(m), first = 0;
+    if (m->resume_x) { /* start after node resume_node, from its given activation */
+        const float *rx = m->resume_x;
+        int k = m->resume_node;
+        m->resume_x = NULL;
+        if (rc->training || k <= m->input_node || k >= out)
+            return ic_seterr(IC_ERR_INTERNAL, "model '%s': cannot resume a %s forward at node %d",
+                             m->name, rc->training ? "training" : "inference", k);
+        ic_tensor *a = &p->act[k];
+        if (a->data != rx)
+            memcpy(a->data, rx, (size_t)ic_tensor_numel(a) * sizeof(float));
+        first = k + 1;
+    }
+    for (int i = first; i <= out; i++) {
         if (i == m->input_node)
             continue;
         const ic__node *nd = &m->nodes[i];

@@ -8,6 +8,7 @@
 # base (the same history as without) and the one-line errors.
 set -u
 IMGCLASS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+SRC=$(cd "${2:-.}" && pwd)
 GEN=${IC_FIXTURE_GEN:-}
 if [ -z "$GEN" ] || [ ! -x "$GEN" ]; then
     echo "skip: IC_FIXTURE_GEN (the ic_fixture_gen helper) is not set"
@@ -304,15 +305,16 @@ done
 # batches mix images of different first-pass batches; --validation-steps shorter and
 # longer than a pass; bf16 (fp32 on both sides where it is not native); --save-best; a
 # resumed run (the cache is rebuilt); finetune with the whole base frozen (block5_pool
-# has no weights).
+# has no weights); fine-tuning, where only the frozen part of the base is cached.
 VC=(--base vgg16 --weights none --freeze-base --augment --target-size 32x32 --head 16
     --batch-size 5 --lr 1e-2 --seed 3)
+VC_FROZEN='^Validation: base features computed once \(base frozen\)$'
 same_history() { # NAME ARGS...: the run with the cache and the run without agree
     local n=$1
     shift
     run vc_$n "$IMGCLASS" "$@" -o vc_$n.h5
     expect_rc vc_$n 0
-    expect_in vc_$n vc_$n.out '^Validation: base features computed once \(base frozen\)$'
+    expect_in vc_$n vc_$n.out "${VC_MSG:-$VC_FROZEN}"
     run vu_$n env IC_NO_VAL_CACHE=1 "$IMGCLASS" "$@" -o vu_$n.h5
     expect_rc vu_$n 0
     grep -q '^Validation:' vu_$n.out && fail "val cache $n: used with IC_NO_VAL_CACHE=1"
@@ -327,14 +329,45 @@ same_history long train data "${VC[@]}" --epochs 2 --validation-steps 5
 same_history bf16 train data "${VC[@]}" --epochs 2 --precision bf16
 same_history ft finetune vu_fp32.h5 data --unfreeze-from block5_pool --epochs 2 \
     --batch-size 5 --lr 1e-2
+# fine-tuning: the frozen part of the base once, the rest of the model every validation
+# (a partial last batch, passes that reshuffle, the first pass shorter than a pass, bf16,
+# and MobileNetV2, whose residual blocks the cut must not split: block_12_depthwise's
+# block adds block_11_add to its output, so the cut is block_11_add). The models learn at
+# a small rate, so their outputs depend on the stored activations (a random MobileNetV2
+# saturates: it needs ImageNet weights); resuming from zeros instead fails these.
+run vp "$IMGCLASS" train data -o vp.h5 --base vgg16 --weights none --freeze-base \
+    --target-size 32x32 --head 16 --batch-size 5 --lr 1e-4 --epochs 1 --seed 3
+expect_rc vp 0
+VC_MSG="^Validation: base activations at 'block4_pool' computed once \(frozen up to there\)\$" \
+    same_history ftp finetune vp.h5 data --unfreeze-from block5_conv1 --epochs 3 \
+    --batch-size 5 --lr 1e-4 --validation-steps 2
+VC_MSG="^Validation: base activations at 'block3_pool' computed once \(frozen up to there\)\$" \
+    same_history ftp16 finetune vp.h5 data --unfreeze-from block4_conv1 --epochs 2 \
+    --batch-size 5 --lr 1e-4 --precision bf16
+mbw="${IC_SHARED_DIR:-$SRC/../shared}/weights/mobilenet_v2_0.35_224_no_top.h5"
+if [ -f "$mbw" ]; then
+    run mbw "$IMGCLASS" train data -o mbw.h5 --base mobilenet_v2 --alpha 0.35 --weights "$mbw" \
+        --target-size 48x48 --head 8 --batch-size 5 --epochs 1 --steps-per-epoch 2 --freeze-base
+    expect_rc mbw 0
+    VC_MSG="^Validation: base activations at 'block_12_add' computed once \(frozen up to there\)\$" \
+        same_history ftmb finetune mbw.h5 data --unfreeze-from block_13_expand --epochs 2 \
+        --steps-per-epoch 2 --batch-size 5 --lr 1e-5
+    VC_MSG="^Validation: base activations at 'block_11_add' computed once \(frozen up to there\)\$" \
+        same_history ftmb12 finetune mbw.h5 data --unfreeze-from block_12_depthwise --epochs 2 \
+        --steps-per-epoch 2 --batch-size 5 --lr 1e-5
+else
+    echo "skipped: partial validation cache on MobileNetV2 ($mbw not found)"
+fi
 run vcr1 "$IMGCLASS" train data -o vcr.h5 "${VC[@]}" --epochs 2 --save-best val_loss
 expect_rc vcr1 0
 run vcr "$IMGCLASS" train data -o vcr.h5 "${VC[@]}" --epochs 3 --save-best val_loss --resume
 expect_rc vcr 0
 expect_in vcr vcr.out '^Validation: base features computed once \(base frozen\)$'
 cmp -s vcr.history.csv vu_fp32.history.csv || fail "val cache: a resumed run's history differs"
-# no cache: a base being trained, no base, --cache-features (validated on features already)
-for f in ft m cf; do
+expect_in ft ft.out "^Validation: base activations at 'block4_pool' computed once"
+# no cache: a whole base being trained, no base, --cache-features (validated on features
+# already)
+for f in m cf; do
     grep -q '^Validation:' $f.out && fail "val cache: used in run $f"
 done
 
