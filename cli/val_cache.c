@@ -246,20 +246,19 @@ static const ic_batch_source_ops vc_ops = {vc_next, vc_length, NULL};
 
 /* 1 when nothing in m with weights can train. Layers without weights (pooling, Dropout)
  * behave the same either way. */
+static int trains(const ic_layer *l);
+
 static int frozen(const ic_model *m)
 {
     if (!ic_model_trainable(m))
         return 1;
-    for (int i = 0; i < ic_model_num_layers(m); i++) {
-        const ic_layer *l = ic_model_layer(m, i);
-        const ic_model *inner = ic_layer_inner_model(l);
-        if (ic_layer_trainable(l) && (inner ? !frozen(inner) : ic_layer_num_weights(l) > 0))
+    for (int i = 0; i < ic_model_num_layers(m); i++)
+        if (trains(ic_model_layer(m, i)))
             return 0;
-    }
     return 1;
 }
 
-/* 1 when layer l has weights that can train (as frozen() reads it). */
+/* 1 when layer l has weights that can train: its own, or a nested model's. */
 static int trains(const ic_layer *l)
 {
     const ic_model *inner = ic_layer_inner_model(l);

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "harness.h"
@@ -176,6 +178,25 @@ static inline void wbufs_free(wbufs *B)
     free(B->src), free(B->w), free(B->b), free(B->dd);
     for (int i = 0; i < 3; i++)
         free(B->y[i]), free(B->ds[i]), free(B->dw[i]), free(B->db[i]);
+}
+
+/* Runs this test program again as `name arg` with IC_CONV_WINOGRAD=wino (read once per
+ * process, so each mode needs its own process); returns its exit status. */
+static inline int rerun_with_winograd(const char *name, const char *arg, const char *wino)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("IC_CONV_WINOGRAD", wino, 1);
+        execl("/proc/self/exe", name, arg, (char *)NULL);
+        perror("execl");
+        _exit(127);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 /* ---- fault injection: fail the k-th allocation through the hooks ---- */

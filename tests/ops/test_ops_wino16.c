@@ -22,8 +22,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_wino16.h"
@@ -493,23 +491,6 @@ static const conv_case c128 = {2, 16, 16, 128, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1
                                1.f};
 static const conv_case c64 = {2, 10, 10, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, IC__ACT_RELU, 1.f};
 
-static int run_child(const char *arg, const char *env)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("IC_CONV_WINOGRAD", env, 1);
-        execl("/proc/self/exe", "test_ops_wino16", arg, (char *)NULL);
-        perror("execl");
-        _exit(127);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 int main(int argc, char **argv)
 {
     const char *arg = argc > 1 ? argv[1] : "";
@@ -587,7 +568,7 @@ int main(int argc, char **argv)
 
     static const char *sub[2][2] = {{"--on", "1"}, {"--off", "0"}};
     for (int i = 0; i < 2; i++) {
-        int rc = run_child(sub[i][0], sub[i][1]);
+        int rc = rerun_with_winograd("test_ops_wino16", sub[i][0], sub[i][1]);
         CHECKF(rc == 0, "IC_CONV_WINOGRAD=%s run: exit %d", sub[i][1], rc);
     }
     return t_finish();

@@ -41,8 +41,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_wprim.h"
@@ -577,24 +575,6 @@ static void mode_off(void)
     CHECKF(ic__cpu_shared_bytes() == 0, "shared buffer used with Winograd off");
 }
 
-/* Runs this program again with IC_CONV_WINOGRAD=env; returns its exit status. */
-static int run_child(const char *arg, const char *env)
-{
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("IC_CONV_WINOGRAD", env, 1);
-        execl("/proc/self/exe", "test_ops_winograd", arg, (char *)NULL);
-        perror("execl");
-        _exit(127);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
 int main(int argc, char **argv)
 {
     const char *arg = argc > 1 ? argv[1] : "";
@@ -621,7 +601,7 @@ int main(int argc, char **argv)
     if (!strcmp(g_mode, "auto")) {
         static const char *sub[2][2] = {{"--on", "1"}, {"--off", "0"}};
         for (int i = 0; i < 2; i++) {
-            int rc = run_child(sub[i][0], sub[i][1]);
+            int rc = rerun_with_winograd("test_ops_winograd", sub[i][0], sub[i][1]);
             CHECKF(rc == 0 || (rc == 77 && !g_have_wino), "IC_CONV_WINOGRAD=%s run: exit %d",
                    sub[i][1], rc);
         }
