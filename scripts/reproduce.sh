@@ -31,9 +31,17 @@
 # VGG16's - while the general features of blocks 0-12 stay as pretrained. BN layers stay
 # in inference mode (finetune's --freeze-bn default). docs/results.md says more.
 #
-# Every run writes NAME.h5, NAME.history.csv/.json, NAME.png (imgclass plot), NAME.log
-# and NAME.test.txt (imgclass evaluate on the untouched test/ split) into
-# results/<technique>/, and one line to results/summary.tsv.
+# Every run writes NAME.h5, NAME.history.csv/.json, NAME.png (imgclass plot) and NAME.log
+# into results/<technique>/, and one line to results/summary.tsv. Two models of every run
+# are evaluated on the untouched test/ split:
+#   - the last epoch's (the seed's protocol): NAME.last.h5, NAME.last.test.txt;
+#   - the epoch with the lowest val_loss (--save-best val_loss, as the second edition of
+#     the seed's chapter keeps the best epoch with ModelCheckpoint(save_best_only=TRUE,
+#     monitor="val_loss") and evaluates that one): NAME.h5, NAME.best.test.txt.
+# Selecting on val_loss reads the validation split only; test/ stays untouched. Both
+# come from the same run (the checkpoint changes nothing in training), and fine-tuning
+# starts from the feature-extraction run's last epoch, as in both editions.
+# REPRO_SELECT=none keeps only the last epoch (NAME.h5, NAME.last.test.txt).
 #
 # Schedules (2 idle cores, fp32): the scratch run keeps the seed's 100 epochs (15 s
 # each), augmented feature extraction the seed's 30 (20 s each at 224, 10 s at 150);
@@ -54,6 +62,8 @@
 #        docs/results.md measured no accuracy change),
 #        REPRO_INTERPOLATION (nearest default as Keras, or bilinear: about +0.5 % test
 #        accuracy for MobileNetV2, docs/results.md)
+#        REPRO_SELECT (val_loss default: also keep and evaluate the best epoch by
+#        val_loss; val_acc; none: the last epoch only)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=build
@@ -76,6 +86,16 @@ else
     e_aug=${REPRO_AUG_EPOCHS:-30}
     e_ft=${REPRO_FINETUNE_EPOCHS:-30}
 fi
+
+select=${REPRO_SELECT:-val_loss}
+case $select in
+val_loss | val_acc) keep=(--save-best "$select") ;;
+none) keep=() ;;
+*)
+    echo "reproduce: REPRO_SELECT must be val_loss, val_acc or none, got '$select'" >&2
+    exit 2
+    ;;
+esac
 
 if [ ! -x "$bin" ]; then
     echo "reproduce: $bin not found: build first (make build)" >&2
@@ -107,7 +127,13 @@ main_base=${bases[0]}
 mkdir -p "$out"
 t_start=$(date +%s)
 summary=$out/summary.tsv
-[ -f "$summary" ] || printf 'technique\tname\tepochs\tsteps\tbest_val_acc\ttest_acc\twall_s\n' >"$summary"
+header=$'technique\tname\tepochs\tsteps\tbest_val_acc\ttest_acc_last\tselected_epoch\ttest_acc_selected\twall_s'
+if [ -f "$summary" ] && [ "$(head -1 "$summary")" != "$header" ]; then
+    # an older script's columns: keep those lines apart rather than mix two layouts
+    mv "$summary" "$summary.old"
+    echo "reproduce: $summary had other columns; moved to $summary.old"
+fi
+[ -f "$summary" ] || printf '%s\n' "$header" >"$summary"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo "== imgclass reproduce: $("$bin" --version), $threads threads, $(nproc) cores ($cpu)"
 echo "data: $data; results: $out; techniques: ${techniques[*]}"
@@ -118,22 +144,36 @@ common=(--batch-size 20 --seed 1 --threads "$threads" --precision "${REPRO_PRECI
 # the resize is a training option: finetune, evaluate and predict take it from the model
 resize=(--interpolation "${REPRO_INTERPOLATION:-nearest}")
 
-# finish TECHNIQUE NAME EPOCHS STEPS START: plot, evaluate on test/, one summary line
+# test_acc MODEL OUT_TXT: imgclass evaluate on test/ into OUT_TXT; prints the accuracy
+test_acc() {
+    "$bin" evaluate "$1" "$data/test" --batch-size 20 --threads "$threads" \
+        --precision "${REPRO_PRECISION:-fp32}" >"$2"
+    sed -n 's/^accuracy: \([0-9.]*\).*/\1/p' "$2"
+}
+
+# finish TECHNIQUE NAME EPOCHS STEPS START: plot, evaluate the last epoch's model and
+# (with REPRO_SELECT) the selected epoch's on test/, one summary line
 finish() {
     local tech=$1 name=$2 epochs=$3 steps=$4 t0=$5 dir=$out/$1
     local wall=$(($(date +%s) - t0))
     "$bin" plot "$dir/$name.history.csv" -o "$dir/$name.png" --width 640 --height 480 \
         --title "$tech: $name" >/dev/null
-    "$bin" evaluate "$dir/$name.h5" "$data/test" --batch-size 20 --threads "$threads" \
-        --precision "${REPRO_PRECISION:-fp32}" \
-        >"$dir/$name.test.txt"
-    local acc best
-    acc=$(sed -n 's/^accuracy: \([0-9.]*\).*/\1/p' "$dir/$name.test.txt")
+    local last=$dir/$name.h5 acc sel='' sacc=- best
+    [ ${#keep[@]} -eq 0 ] || last=$dir/$name.last.h5
+    acc=$(test_acc "$last" "$dir/$name.last.test.txt")
+    if [ ${#keep[@]} -gt 0 ]; then
+        # no line when no epoch had a finite value: then there is no NAME.h5 to evaluate
+        sel=$(sed -n 's/^Best epoch \([0-9]*\) .*/\1/p' "$dir/$name.log" | tail -1)
+        [ -z "$sel" ] || sacc=$(test_acc "$dir/$name.h5" "$dir/$name.best.test.txt")
+    fi
     best=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="val_acc") k=i; next}
                     $k>b{b=$k} END{printf "%.4f", b}' "$dir/$name.history.csv")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tech" "$name" "$epochs" "$steps" "$best" "$acc" \
-        "$wall" >>"$summary"
-    echo "-- $tech/$name: best val_acc $best, test accuracy $acc, $wall s (train + evaluate)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tech" "$name" "$epochs" "$steps" "$best" \
+        "$acc" "${sel:--}" "$sacc" "$wall" >>"$summary"
+    local also=
+    [ -z "$sel" ] || also=", $sacc (epoch $sel, the best $select)"
+    echo "-- $tech/$name: best val_acc $best; test accuracy $acc (last epoch)$also;" \
+        "$wall s (train + evaluate)"
 }
 
 # run TECHNIQUE NAME EPOCHS STEPS CMD...: the command's output to NAME.log, then finish
@@ -170,14 +210,19 @@ cached() {
     run features "$name" "$e_cached" - "$bin" train "$data" \
         -o "$out/features/$name.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} --weights "$3" \
         --preprocess "$4" --rescale "$5" --target-size "${s}x${s}" "${head[@]}" --freeze-base \
-        --cache-features --epochs "$e_cached" --lr "$lr" "${common[@]}" "${resize[@]}"
+        --cache-features --epochs "$e_cached" --lr "$lr" "${common[@]}" "${resize[@]}" \
+        ${keep[@]+"${keep[@]}"}
 }
 
-# finetune_from HEAD_NAME NAME: fine-tune results/features/HEAD_NAME.h5
+# finetune_from HEAD_NAME NAME: fine-tune the last epoch of results/features/HEAD_NAME
+# (the model feature extraction ended with, as the seed continues training it)
 finetune_from() {
-    run finetune "$2" "$e_ft" "$steps" "$bin" finetune "$out/features/$1.h5" "$data" \
+    local from=$out/features/$1.last.h5
+    [ -f "$from" ] || from=$out/features/$1.h5
+    run finetune "$2" "$e_ft" "$steps" "$bin" finetune "$from" "$data" \
         -o "$out/finetune/$2.h5" --unfreeze-from "$unfreeze" --augment \
-        --lr 1e-5 --epochs "$e_ft" --steps-per-epoch "$steps" "${common[@]}"
+        --lr 1e-5 --epochs "$e_ft" --steps-per-epoch "$steps" "${common[@]}" \
+        ${keep[@]+"${keep[@]}"}
 }
 
 for t in "${techniques[@]}"; do
@@ -186,7 +231,7 @@ for t in "${techniques[@]}"; do
         run scratch smallcnn_150 "$e_scratch" "$steps" "$bin" train "$data" \
             -o "$out/scratch/smallcnn_150.h5" --model smallcnn --augment --dropout 0.5 \
             --target-size 150x150 --lr 1e-4 --epochs "$e_scratch" --steps-per-epoch "$steps" \
-            "${common[@]}" "${resize[@]}"
+            "${common[@]}" "${resize[@]}" ${keep[@]+"${keep[@]}"}
         ;;
     features)
         for b in "${bases[@]}"; do
@@ -202,7 +247,7 @@ for t in "${techniques[@]}"; do
                 -o "$out/features/$name.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} \
                 --weights "$3" --preprocess "$4" --rescale "$5" --target-size "${s}x$s" \
                 --head 256 --freeze-base --augment --epochs "$e_aug" --steps-per-epoch "$steps" \
-                --lr 2e-5 "${common[@]}" "${resize[@]}"
+                --lr 2e-5 "${common[@]}" "${resize[@]}" ${keep[@]+"${keep[@]}"}
         done
         ;;
     finetune)
