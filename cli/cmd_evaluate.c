@@ -1,6 +1,7 @@
 /* cmd_evaluate.c - `imgclass evaluate MODEL.h5 DIR`: loss and accuracy of a saved model over
  * every image of a class-folder directory (one pass, no augmentation), per-class precision
- * and recall, and the confusion matrix; as a table or as JSON. */
+ * and recall, the confusion matrix and, for one sigmoid output, the ROC AUC (threshold-free,
+ * docs/results.md shows why it helps); as a table or as JSON. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,11 @@ static void help(void)
            "categorical cross-entropy, as Keras's evaluate) and accuracy, the precision and\n"
            "recall of each class, and the confusion matrix (rows: true class, columns:\n"
            "predicted class). With one sigmoid output the predicted class is the second one\n"
-           "when p > 0.5.\n"
+           "when p > 0.5, and the ROC AUC is printed too: the probability that an image of\n"
+           "the second class scores above one of the first (ties count one half, as\n"
+           "scikit-learn's roc_auc_score). It does not depend on the 0.5 threshold: a model\n"
+           "whose accuracy dropped while its AUC did not has a shifted threshold, not worse\n"
+           "features.\n"
            "\n"
            "  --batch-size N     images per forward pass (default 20)\n"
            "  --json             print one JSON object (loss, accuracy, per_class,\n"
@@ -43,6 +48,9 @@ typedef struct counts {
     int64_t n, correct;
     double loss_sum;
     int64_t *cm; /* K x K, rows true, columns predicted */
+    float *score, *label; /* one sigmoid output: p and the 0/1 label of each image */
+    double auc;           /* NaN when undefined (one class only, NaN outputs) ... */
+    char why[160];        /* ... and why */
 } counts;
 
 /* Keras 2 losses (float32 clip bounds), summed per sample. */
@@ -98,6 +106,10 @@ static ic_status run(ic_cli_model *cm, ic_dir_iterator *it, int64_t steps, count
             c->cm[t * c->K + k]++;
             c->correct += t == k;
             c->loss_sum += sample_loss(cm, pr, yr);
+            if (c->score) {
+                c->score[c->n] = pr[0];
+                c->label[c->n] = (float)t;
+            }
             c->n++;
         }
         ic_tensor_free(p);
@@ -137,6 +149,11 @@ static void print_text(const ic_cli_model *cm, const counts *c, int64_t bs, int6
     printf("loss:     %.4f\n", c->n ? c->loss_sum / (double)c->n : 0.0);
     printf("accuracy: %.4f (%lld of %lld images, %lld steps of %lld)\n", ratio(c->correct, c->n),
            (long long)c->correct, (long long)c->n, (long long)steps, (long long)bs);
+    if (c->score && !isnan(c->auc))
+        printf("ROC AUC:  %.4f (%s scored above %s; threshold-free)\n", c->auc, names[1],
+               names[0]);
+    else if (c->score)
+        printf("ROC AUC:  undefined (%s)\n", c->why);
     printf("\n%-*s  precision  recall  support\n", wn, "class");
     for (int k = 0; k < c->K; k++) {
         double p, r;
@@ -178,6 +195,10 @@ static void print_json(const ic_cli_model *cm, const char *dir, const counts *c,
     printf(" \"loss\": %.10g, \"accuracy\": %.10g, \"correct\": %lld,\n",
            c->n ? c->loss_sum / (double)c->n : 0.0, ratio(c->correct, c->n),
            (long long)c->correct);
+    if (c->score && !isnan(c->auc))
+        printf(" \"roc_auc\": %.10g,\n", c->auc);
+    else if (c->score)
+        printf(" \"roc_auc\": null,\n");
     printf(" \"classes\": [");
     for (int k = 0; k < c->K; k++) {
         printf(k ? ", " : "");
@@ -254,12 +275,25 @@ int ic_cli_evaluate(int argc, char **argv)
     c.K = cm.meta.n_classes;
     c.cm = calloc((size_t)c.K * (size_t)c.K, sizeof *c.cm);
     int64_t n = ic_dir_iterator_samples(it), steps = (n + bs - 1) / bs;
+    if (cm.binary && c.cm) {
+        c.score = malloc(sizeof *c.score * (size_t)(steps * bs));
+        c.label = malloc(sizeof *c.label * (size_t)(steps * bs));
+        if (!c.score || !c.label) {
+            free(c.cm);
+            c.cm = NULL; /* reported as out of memory below */
+        }
+    }
     if (!json) {
         char buf[128];
         printf("%s\n", ic_dir_iterator_found(it, buf, sizeof buf));
         fflush(stdout);
     }
     ic_status s = c.cm ? run(&cm, it, steps, &c) : IC_ERR_NOMEM;
+    /* undefined (NaN, with the reason in ic_errmsg) for one class only or NaN outputs */
+    if (!s && c.score && ic_roc_auc(c.score, c.label, c.n, &c.auc)) {
+        c.auc = NAN;
+        snprintf(c.why, sizeof c.why, "%s", ic_errmsg());
+    }
     int64_t replaced = ic_dir_iterator_take_replaced(it);
     ic_dir_iterator_free(it);
     int rc = 0;
@@ -278,6 +312,8 @@ int ic_cli_evaluate(int argc, char **argv)
             print_text(&cm, &c, bs, steps);
     }
     free(c.cm);
+    free(c.score);
+    free(c.label);
     ic_cli_model_close(&cm);
     return rc;
 }

@@ -135,6 +135,14 @@ ic_status ic_model_train_on_batch(ic_model *m, const ic_tensor *x, const ic_tens
 ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
                             double *acc);
 
+/* Area under the ROC curve of scores (e.g. a sigmoid output) for labels 1 (positive) and 0:
+ * the probability that a random positive scores above a random negative, ties counting
+ * one half; exact, as scikit-learn's roc_auc_score. Unlike accuracy it does not depend on
+ * a threshold, so it tells a worse ranking from a moved decision threshold.
+ * IC_ERR_INVALID without samples of both classes or for labels other than 0/1,
+ * IC_ERR_NUMERIC for a NaN score (messages say which). */
+ic_status ic_roc_auc(const float *score, const float *label, int64_t n, double *auc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,7 +36,20 @@ done
 out=$("$bin" evaluate "$tmp/m2/model.h5" "$tmp/m2/data/test")
 check "2-class accuracy 1" grep -q '^accuracy: 1\.0000 (10 of 10 images, 1 steps of 20)' <<<"$out"
 
+check "2-class ROC AUC 1" grep -qx 'ROC AUC:  1.0000 (light scored above dark; threshold-free)' <<<"$out"
+# ROC AUC: the labels' orientation (folders swapped: every pair ranked wrong, 0); none for a
+# softmax model. (evaluate refuses an empty class folder, so the one-class case, where AUC
+# is undefined, is tests/train/test_metrics.c's.)
+mkdir -p "$tmp/swapped"
+cp -r "$tmp/m2/data/test/dark" "$tmp/swapped/light"
+cp -r "$tmp/m2/data/test/light" "$tmp/swapped/dark"
+out=$("$bin" evaluate "$tmp/m2/model.h5" "$tmp/swapped")
+check "swapped: accuracy 0" grep -q '^accuracy: 0\.0000 (0 of 10 images' <<<"$out"
+check "swapped: ROC AUC 0" grep -qx 'ROC AUC:  0.0000 (light scored above dark; threshold-free)' <<<"$out"
+check "swapped: json roc_auc 0" grep -qF '"roc_auc": 0,' <<<"$("$bin" evaluate "$tmp/m2/model.h5" "$tmp/swapped" --json)"
+
 json=$("$bin" evaluate "$tmp/m3/model.h5" "$tmp/m3/data/test" --json)
+check "softmax: no roc_auc" test "$(grep -c roc_auc <<<"$json")" -eq 0
 check "json exits 0" test $? -eq 0
 for key in '"loss": ' '"accuracy": ' '"samples": 15' '"steps": 1' '"per_class": {' \
     '"precision": ' '"recall": ' '"support": 5' '"confusion_matrix": [[' '"classes": ["dark", "grey", "light"]'; do
