@@ -140,7 +140,9 @@ echo "data: $data; results: $out; techniques: ${techniques[*]}"
 echo "epochs: scratch $e_scratch, cached features $e_cached, augmented features $e_aug," \
     "fine-tuning $e_ft (seed: 100, 30, 30, 100)"
 # validation: one pass over validation/ (the default; 50 steps of 20 as the seed's)
-common=(--batch-size 20 --seed 1 --threads "$threads" --precision "${REPRO_PRECISION:-fp32}")
+# (every training run takes these, REPRO_SELECT's --save-best included)
+common=(--batch-size 20 --seed 1 --threads "$threads" --precision "${REPRO_PRECISION:-fp32}"
+    ${keep[@]+"${keep[@]}"})
 # the resize is a training option: finetune, evaluate and predict take it from the model
 resize=(--interpolation "${REPRO_INTERPOLATION:-nearest}")
 
@@ -158,10 +160,11 @@ finish() {
     local wall=$(($(date +%s) - t0))
     "$bin" plot "$dir/$name.history.csv" -o "$dir/$name.png" --width 640 --height 480 \
         --title "$tech: $name" >/dev/null
-    local last=$dir/$name.h5 acc sel='' sacc=- best
-    [ ${#keep[@]} -eq 0 ] || last=$dir/$name.last.h5
-    acc=$(test_acc "$last" "$dir/$name.last.test.txt")
-    if [ ${#keep[@]} -gt 0 ]; then
+    local acc sel='' sacc=- best
+    if [ "$select" = none ]; then
+        acc=$(test_acc "$dir/$name.h5" "$dir/$name.last.test.txt")
+    else
+        acc=$(test_acc "$dir/$name.last.h5" "$dir/$name.last.test.txt")
         # no line when no epoch had a finite value: then there is no NAME.h5 to evaluate
         sel=$(sed -n 's/^Best epoch \([0-9]*\) .*/\1/p' "$dir/$name.log" | tail -1)
         [ -z "$sel" ] || sacc=$(test_acc "$dir/$name.h5" "$dir/$name.best.test.txt")
@@ -210,8 +213,7 @@ cached() {
     run features "$name" "$e_cached" - "$bin" train "$data" \
         -o "$out/features/$name.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} --weights "$3" \
         --preprocess "$4" --rescale "$5" --target-size "${s}x${s}" "${head[@]}" --freeze-base \
-        --cache-features --epochs "$e_cached" --lr "$lr" "${common[@]}" "${resize[@]}" \
-        ${keep[@]+"${keep[@]}"}
+        --cache-features --epochs "$e_cached" --lr "$lr" "${common[@]}" "${resize[@]}"
 }
 
 # finetune_from HEAD_NAME NAME: fine-tune the last epoch of results/features/HEAD_NAME
@@ -221,8 +223,7 @@ finetune_from() {
     [ -f "$from" ] || from=$out/features/$1.h5
     run finetune "$2" "$e_ft" "$steps" "$bin" finetune "$from" "$data" \
         -o "$out/finetune/$2.h5" --unfreeze-from "$unfreeze" --augment \
-        --lr 1e-5 --epochs "$e_ft" --steps-per-epoch "$steps" "${common[@]}" \
-        ${keep[@]+"${keep[@]}"}
+        --lr 1e-5 --epochs "$e_ft" --steps-per-epoch "$steps" "${common[@]}"
 }
 
 for t in "${techniques[@]}"; do
@@ -231,7 +232,7 @@ for t in "${techniques[@]}"; do
         run scratch smallcnn_150 "$e_scratch" "$steps" "$bin" train "$data" \
             -o "$out/scratch/smallcnn_150.h5" --model smallcnn --augment --dropout 0.5 \
             --target-size 150x150 --lr 1e-4 --epochs "$e_scratch" --steps-per-epoch "$steps" \
-            "${common[@]}" "${resize[@]}" ${keep[@]+"${keep[@]}"}
+            "${common[@]}" "${resize[@]}"
         ;;
     features)
         for b in "${bases[@]}"; do
@@ -247,7 +248,7 @@ for t in "${techniques[@]}"; do
                 -o "$out/features/$name.h5" --base "$1" ${alpha[@]+"${alpha[@]}"} \
                 --weights "$3" --preprocess "$4" --rescale "$5" --target-size "${s}x$s" \
                 --head 256 --freeze-base --augment --epochs "$e_aug" --steps-per-epoch "$steps" \
-                --lr 2e-5 "${common[@]}" "${resize[@]}" ${keep[@]+"${keep[@]}"}
+                --lr 2e-5 "${common[@]}" "${resize[@]}"
         done
         ;;
     finetune)
