@@ -42,9 +42,15 @@ static void help(void)
         "\n"
         "data:\n"
         "  --target-size HxW       image size (default 150x150)\n"
-        "  --rescale F             1/255 (default with --preprocess none), a number, or none\n"
-        "  --preprocess MODE       none (default), caffe, tf or torch (the application's\n"
-        "                          preprocess_input; --rescale then defaults to none)\n"
+        "  --preprocess MODE       auto (default), none, caffe, tf or torch (an\n"
+        "                          application's preprocess_input). auto: with pretrained\n"
+        "                          weights the base's own (tf for mobilenet_v2: x/127.5 - 1;\n"
+        "                          caffe for vgg16, vgg19, resnet50: BGR minus the ImageNet\n"
+        "                          mean), else none with rescale 1/255 (--model smallcnn,\n"
+        "                          --weights none). Saved with the model.\n"
+        "  --rescale F             1/255, a number, or none (default: 1/255 with\n"
+        "                          preprocessing none, else none); given alone it means\n"
+        "                          --preprocess none (the book's VGG16 recipe)\n"
         "  --interpolation M       resize filter: nearest (Keras's default) or bilinear\n"
         "                          (Pillow's, as Keras's interpolation='bilinear'); saved\n"
         "                          with the model for finetune, evaluate and predict\n"
@@ -57,17 +63,24 @@ static void help(void)
            "After every epoch MODEL.history.csv / .json and a checkpoint (MODEL.h5, and\n"
            "MODEL.h5.ckpt.json for --resume) are written atomically. Ctrl-C stops after the\n"
            "running step, saves a checkpoint and exits with status 130; a loss that becomes\n"
-           "NaN stops the run and keeps the last good checkpoint. Progress: Keras's bar on a\n"
-           "terminal, one line per epoch otherwise. With the base frozen, its output for the\n"
-           "validation images is computed once and stored, and later validations run only the\n"
-           "layers after it (the same results; IC_NO_VAL_CACHE=1 turns this off).\n"
+           "NaN stops the run and keeps the last good checkpoint. A model that collapses to\n"
+           "one output (the same for every validation image, or validation accuracy at the\n"
+           "majority-class rate with a flat loss for 3 epochs) gets a warning suggesting a\n"
+           "lower --lr. The first lines say which preprocessing and learning rate the run\n"
+           "uses, and why. Progress: Keras's bar on a terminal, one line per epoch\n"
+           "otherwise. With the base frozen, its output for the validation images is\n"
+           "computed once and stored, and later validations run only the layers after it\n"
+           "(the same results; IC_NO_VAL_CACHE=1 turns this off).\n"
            "\n"
            "examples:\n"
            "  imgclass train data -o cats_and_dogs_small_2.h5 --model smallcnn --augment \\\n"
            "      --lr 1e-4 --epochs 100 --steps-per-epoch 100 --batch-size 32\n"
            "  imgclass train data -o vgg16_head.h5 --base vgg16 --head 256 --augment \\\n"
            "      --lr 2e-5 --epochs 30 --steps-per-epoch 100 --validation-steps 50\n"
-           "  imgclass train data -o features.h5 --base vgg16 --cache-features --lr 2e-5\n"
+           "  imgclass train data -o features.h5 --base vgg16 --cache-features --rescale 1/255 \\\n"
+           "      --lr 2e-5\n"
+           "  imgclass train data -o mnv2.h5 --base mobilenet_v2 --target-size 224x224 \\\n"
+           "      --cache-features --epochs 10     (tf preprocessing and lr 2e-5: the defaults)\n"
            "  imgclass train data -o vgg16_head.h5 --base vgg16 --augment --lr 2e-5 --resume\n");
 }
 
@@ -243,6 +256,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     j.save = save_cached;
     j.user = &c;
     j.can_resume = 0;
+    j.majority_rate = tr_majority_rate_tensor(yv);
     char a[32], b[32];
     printf("Trainable params: %s of %s (the head, on features %s)\n",
            tr_commas(ic_model_count_trainable_params(c.head.model), a, sizeof a),

@@ -1,6 +1,7 @@
 /* train_opts.c - the options `imgclass train` and `imgclass finetune` share: parsing,
  * checks, and what they turn into (the augmenting generator, the compile options). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,9 +173,16 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
         } else if (!strcmp(a, "--preprocess")) {
             if (only_for(o, TR_TRAIN, a))
                 return 2;
-            if (ic_cli_preprocess_arg(cmd, v, &o->preprocess))
-                return 2;
-            o->preprocess_given = 1;
+            if (!strcmp(v, "auto")) { /* the default, said explicitly */
+                o->preprocess = IC_PREPROCESS_NONE;
+                o->preprocess_given = 0;
+            } else if (ic_preprocess_parse(v, &o->preprocess) != IC_OK) {
+                return ic_cli_usage_error(cmd, "--preprocess must be auto, none, caffe, tf or "
+                                               "torch, got '%s'",
+                                          v);
+            } else {
+                o->preprocess_given = 1;
+            }
         } else if (!strcmp(a, "--rescale")) {
             if (only_for(o, TR_TRAIN, a))
                 return 2;
@@ -298,12 +306,99 @@ ic_image_data_generator tr_generator(const tr_opts *o, int training)
 {
     ic_image_data_generator g =
         training ? ic_cli_aug_generator(&o->aug) : ic_image_data_generator_default();
-    double r = o->rescale;
-    if (!o->rescale_given && o->kind == TR_TRAIN && o->preprocess != IC_PREPROCESS_NONE)
-        r = 0; /* preprocess_input does the scaling */
-    g.rescale = (float)r;
+    g.rescale = (float)o->rescale;
     g.preprocess = o->preprocess;
     return g;
+}
+
+/* ---------------------------------------------------------------- defaults ---- */
+
+static const char *const g_pre_name[] = {"none", "caffe", "tf", "torch"};
+
+static const char *pre_name(ic_preprocess p)
+{
+    return (unsigned)p < sizeof g_pre_name / sizeof g_pre_name[0] ? g_pre_name[p] : "?";
+}
+
+int tr_pretrained(const tr_opts *o)
+{
+    if (o->kind == TR_FINETUNE)
+        return 1; /* finetune continues a model trained on a base */
+    return o->base && (!o->weights || strcmp(o->weights, "none"));
+}
+
+/* "rescale 1/255", "rescale 0.5" or "no rescale" */
+static void rescale_str(double r, char *buf, size_t size)
+{
+    if (r == 0)
+        snprintf(buf, size, "no rescale");
+    else if (1 / r >= 2 && fabs(1 / r - floor(1 / r + 0.5)) < 1e-6)
+        snprintf(buf, size, "rescale 1/%.0f", 1 / r);
+    else
+        snprintf(buf, size, "rescale %g", r);
+}
+
+double tr_default_lr(const tr_opts *o)
+{
+    if (!tr_pretrained(o))
+        return ic_optimizer_opts_default(o->opt).lr;
+    /* On a pretrained base the Keras defaults are far too high: a dense head over tens of
+     * thousands of frozen features collapses to one output within an epoch at RMSprop's
+     * 1e-3 (docs/results.md). The book's rates: 2e-5 for the head, 1e-5 for fine-tuning
+     * (RMSprop; Adam's steps are of the same size). Plain SGD steps scale with the
+     * gradient, so it keeps a rate 100x larger, as between Keras's defaults. */
+    double lr = o->kind == TR_FINETUNE ? 1e-5 : 2e-5;
+    return o->opt == IC_OPT_SGD ? lr * 100 : lr;
+}
+
+void tr_resolve_defaults(tr_opts *o)
+{
+    ic_preprocess expect = IC_PREPROCESS_NONE;
+    if (o->kind == TR_TRAIN) {
+        expect = tr_pretrained(o) ? ic_app_preprocess_mode(o->base) : IC_PREPROCESS_NONE;
+        if (!o->preprocess_given) /* auto; an explicit --rescale alone means no preprocess */
+            o->preprocess = o->rescale_given ? IC_PREPROCESS_NONE : expect;
+        if (!o->rescale_given) /* preprocess_input does the scaling itself */
+            o->rescale = o->preprocess != IC_PREPROCESS_NONE ? 0 : 1.0 / 255;
+    }
+    if (!(o->lr > 0)) {
+        o->lr = tr_default_lr(o);
+        o->lr_defaulted = 1;
+    }
+    o->pre_expected = expect;
+}
+
+void tr_print_defaults(const tr_opts *o, FILE *fp)
+{
+    ic_optimizer_opts oo = ic_optimizer_opts_default(o->opt);
+    const char *optname = o->opt == IC_OPT_ADAM ? "Adam" : o->opt == IC_OPT_SGD ? "SGD" : "RMSprop";
+    if (o->kind == TR_TRAIN) {
+        char rs[32];
+        rescale_str(o->rescale, rs, sizeof rs);
+        int pretrained = tr_pretrained(o);
+        const char *why = o->preprocess_given || o->rescale_given ? "as given"
+                          : pretrained ? "auto: the base's preprocess_input, as its ImageNet "
+                                         "weights were trained"
+                                       : "auto: no pretrained weights";
+        fprintf(fp, "Preprocessing: %s, %s (%s)\n", pre_name(o->preprocess), rs, why);
+        if (pretrained && (o->preprocess != o->pre_expected ||
+                           (o->pre_expected != IC_PREPROCESS_NONE && o->rescale != 0)))
+            fprintf(fp,
+                    "note: %s's ImageNet weights were trained with --preprocess %s; this run "
+                    "gives them %s with %s (--preprocess auto matches the weights)\n",
+                    o->base, pre_name(o->pre_expected), pre_name(o->preprocess), rs);
+    }
+    if (!o->lr_defaulted)
+        fprintf(fp, "Optimizer: %s, learning rate %g (as given)\n", optname, o->lr);
+    else if (o->lr != oo.lr)
+        fprintf(fp, "Optimizer: %s, learning rate %g (the default on a pretrained base%s; "
+                    "--lr to change)\n",
+                optname, o->lr,
+                o->opt == IC_OPT_SGD      ? ""
+                : o->kind == TR_FINETUNE  ? ": the book's rate for fine-tuning"
+                                          : ": the book's rate for the head");
+    else
+        fprintf(fp, "Optimizer: %s, learning rate %g (Keras's default)\n", optname, o->lr);
 }
 
 ic_compile_opts tr_compile_opts(const tr_opts *o, int n_classes)
@@ -333,11 +428,17 @@ void tr_help_training(FILE *fp, tr_kind kind)
             "  --seed N                shuffling, augmentation, initialisation, dropout (default 1)\n"
             "  --workers N             image loading threads (default: half of --threads)\n"
             "  --optimizer NAME        rmsprop (default), adam or sgd (Keras's defaults)\n"
-            "  --lr LR                 learning rate (default: the optimizer's Keras default)\n"
+            "%s"
             "  --save-best METRIC      val_acc or val_loss: %s.h5 keeps the best epoch's model;\n"
             "                          the latest checkpoint then goes to %s.last.h5\n"
             "  --early-stopping P      stop when the monitored metric (--save-best's, else\n"
             "                          val_loss) has not improved for P epochs\n",
+            kind == TR_FINETUNE
+                ? "  --lr LR                 learning rate (default 1e-5, the book's rate for\n"
+                  "                          fine-tuning; 1e-3 with --optimizer sgd)\n"
+                : "  --lr LR                 learning rate (default: 2e-5 with a pretrained base,\n"
+                  "                          the book's rate for the head, 2e-3 with sgd; from\n"
+                  "                          scratch Keras's: 1e-3 rmsprop and adam, 0.01 sgd)\n",
             out, out);
     ic_cli_precision_help(fp, 26);
     fprintf(fp,

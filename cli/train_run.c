@@ -238,6 +238,37 @@ void tr_data_close(tr_data *d)
     d->train = d->val = NULL;
 }
 
+double tr_majority_rate_iterator(const ic_dir_iterator *it)
+{
+    int64_t n = ic_dir_iterator_samples(it), count[256] = {0}, best = 0;
+    int k = ic_dir_iterator_num_classes(it);
+    for (int64_t i = 0; i < n; i++) {
+        int c = ic_dir_iterator_label(it, i);
+        if (c >= 0 && c < k && c < 256 && ++count[c] > best)
+            best = count[c];
+    }
+    return n > 0 ? (double)best / (double)n : 0;
+}
+
+double tr_majority_rate_tensor(const ic_tensor *y)
+{
+    int64_t n = ic_tensor_dim(y, 0), k = ic_tensor_dim(y, 1), count[256] = {0}, best = 0;
+    const float *d = ic_tensor_cdata(y);
+    if (n < 1 || k < 1 || k > 256)
+        return 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = 0;
+        if (k == 1)
+            c = d[i] > 0.5f;
+        else
+            for (int64_t u = 1; u < k; u++)
+                c = d[i * k + u] > d[i * k + c] ? u : c;
+        if (++count[c] > best)
+            best = count[c];
+    }
+    return (double)best / (double)n;
+}
+
 /* ---------------------------------------------------------------- base weights ---- */
 
 /* Keras's name of the no-top weights for a base at this input size. */
@@ -631,6 +662,27 @@ static int improved(tr_best mode, double v, double best, int best_epoch)
     return mode == TR_BEST_VAL_ACC ? v > best : v < best;
 }
 
+/* One line when the model has collapsed to one output: what was seen, and the usual cure. */
+static void collapse_note(const tr_opts *o, ic_collapse_watch *cw, int epoch, double loss,
+                          const ic_eval_result *vr)
+{
+    ic_collapse c = ic_collapse_watch_epoch(cw, loss, vr);
+    if (c == IC_COLLAPSE_NONE)
+        return;
+    char seen[160];
+    if (c == IC_COLLAPSE_CONSTANT)
+        snprintf(seen, sizeof seen, "the model gives every validation image the same output");
+    else
+        snprintf(seen, sizeof seen,
+                 "val_acc has stayed at the majority-class rate (%.4f) and the loss has not "
+                 "moved for %d epochs",
+                 cw->majority_rate, IC_COLLAPSE_EPOCHS);
+    printf("warning: epoch %d: %s: training has collapsed; try a lower --lr (this run: %g, "
+           "e.g. %g)\n",
+           epoch, seen, o->lr, o->lr / 10);
+    fflush(stdout);
+}
+
 /* ---------------------------------------------------------------- the loop ---- */
 
 static int64_t take_skipped(tr_job *j)
@@ -668,6 +720,7 @@ int tr_run(tr_job *j, tr_state *rs)
     fflush(stdout);
     st->steps = j->steps;
     st->vsteps = j->vsteps;
+    ic_collapse_watch cw = ic_collapse_watch_init(j->majority_rate);
     tr_best es_mode = o->save_best != TR_BEST_NONE ? o->save_best : TR_BEST_VAL_LOSS;
 
     char ckpt[4096], hcsv[4096], hjson[4096];
@@ -735,9 +788,9 @@ int tr_run(tr_job *j, tr_state *rs)
                 goto done;
             }
         }
-        double vl = NAN, va = NAN;
-        ic_status err = vc ? tr_vcache_evaluate(vc, &j->val, j->vsteps, &vl, &va)
-                           : ic_model_evaluate(j->model, &j->val, j->vsteps, &vl, &va);
+        ic_eval_result vr;
+        ic_status err = vc ? tr_vcache_evaluate(vc, &j->val, j->vsteps, &vr)
+                           : ic_model_evaluate_ex(j->model, &j->val, j->vsteps, &vr);
         if (err) {
             ic_cli_progress_break(&pb);
             snprintf(where, sizeof where, "epoch %d validation", e + 1);
@@ -750,6 +803,7 @@ int tr_run(tr_job *j, tr_state *rs)
             goto done;
         }
         st->val_batch += j->vsteps;
+        double vl = vr.loss, va = vr.acc;
         double loss = st->sl / (double)st->seen, acc = st->sa / (double)st->seen;
         if (ic_history_append(st->hist, loss, acc, vl, va) != IC_OK) {
             rc = ic_cli_fail(cmd, IC_ERR_NOMEM);
@@ -760,6 +814,7 @@ int tr_run(tr_job *j, tr_state *rs)
         st->sl = st->sa = 0;
         st->seen = 0;
         ic_cli_progress_end(&pb, loss, acc, vl, va, j->train_it ? take_skipped(j) : 0);
+        collapse_note(o, &cw, e + 1, loss, &vr);
 
         ic_status hs = ic_history_save_csv(st->hist, hcsv);
         if (!hs)
@@ -1165,6 +1220,7 @@ int tr_run_on_data(const tr_opts *o, int argc, char **argv, ic_model *m, const i
     j.vsteps = o->vsteps > 0 ? o->vsteps : j.val.ops->length(j.val.self);
     j.meta = meta;
     j.can_resume = 1;
+    j.majority_rate = tr_majority_rate_iterator(d->val);
     if (rs && tr_resume_seek(&j, rs))
         return 1;
     char a[32], b[32];
@@ -1250,11 +1306,15 @@ int tr_main(tr_kind kind, int argc, char **argv, void (*help)(void), tr_fresh_fn
             tr_state_free(rs);
             return rc;
         }
+        /* the model file holds the run's learning rate and its meta the preprocessing */
+        tr_resolve_defaults(&o);
         ic_set_random_seed(o.seed);
         return tr_resume_run(&o, argc, argv, rs, ckpt);
     }
     if ((rc = tr_check(&o)))
         return rc;
+    tr_resolve_defaults(&o);
+    tr_print_defaults(&o, stdout);
     ic_set_random_seed(o.seed);
     return fresh(&o, argc, argv, user);
 }

@@ -50,8 +50,9 @@ typedef struct tr_opts {
     /* data */
     int64_t th, tw;
     int size_given;
-    ic_preprocess preprocess;
+    ic_preprocess preprocess; /* resolved by tr_resolve_defaults when not given (auto) */
     int preprocess_given;
+    ic_preprocess pre_expected; /* what the base's pretrained weights were trained with */
     ic_interpolation interpolation; /* --interpolation (train; finetune: the model's) */
     double rescale; /* 0 = none */
     int rescale_given;
@@ -59,7 +60,8 @@ typedef struct tr_opts {
     long workers;
     /* optimisation */
     ic_optimizer_kind opt;
-    double lr; /* 0 = Keras's default for the optimizer */
+    double lr;        /* 0 = the default (tr_resolve_defaults sets it) */
+    int lr_defaulted; /* lr is tr_default_lr's */
     long epochs, steps, vsteps, batch;
     unsigned long long seed;
     tr_best save_best;
@@ -77,6 +79,19 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start);
 /* Checks the combination of options (after parsing). Returns 0, 2 (usage, printed) or 1
  * (the folder of -o does not exist). */
 int tr_check(const tr_opts *o);
+
+/* Does the run start from pretrained weights (train --base with weights; finetune)? */
+int tr_pretrained(const tr_opts *o);
+/* The learning rate when --lr is not given: Keras's default for the optimizer from
+ * scratch, the book's rates on a pretrained base (2e-5 head, 1e-5 fine-tuning). */
+double tr_default_lr(const tr_opts *o);
+/* Fresh runs, after tr_check: --preprocess auto (train: the base's preprocess_input with
+ * pretrained weights, else rescale 1/255; an explicit --rescale alone means none), the
+ * rescale that goes with it, and the default learning rate. */
+void tr_resolve_defaults(tr_opts *o);
+/* Prints what tr_resolve_defaults chose and why, and a note when the preprocessing differs
+ * from what the base's weights were trained with. */
+void tr_print_defaults(const tr_opts *o, FILE *fp);
 
 /* The help lines of the options both commands take (the "training:" section). */
 void tr_help_training(FILE *fp, tr_kind kind);
@@ -119,7 +134,13 @@ struct tr_job {
     tr_save_fn save;
     void *user;
     int can_resume; /* 0: no checkpoint record (--cache-features) */
+    double majority_rate; /* the largest class's share of the validation data (0: unknown) */
 };
+
+/* The largest class's share among n labels: class indices (labels), or the rows of a
+ * label tensor (B, 1) 0/1 or (B, K) one-hot (y). */
+double tr_majority_rate_iterator(const ic_dir_iterator *it);
+double tr_majority_rate_tensor(const ic_tensor *y);
 
 /* Runs the epochs from the start (fresh run) or from the state in the checkpoint record
  * (resume, see tr_resume_load). Validation on images (val_it set) through a frozen nested

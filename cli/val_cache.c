@@ -358,13 +358,13 @@ tr_vcache *tr_vcache_create(ic_model *m, const ic_compile_opts *co, ic_dir_itera
     return c;
 }
 
-ic_status tr_vcache_evaluate(tr_vcache *c, ic_batch_source *src, int64_t steps, double *loss,
-                             double *acc)
+ic_status tr_vcache_evaluate(tr_vcache *c, ic_batch_source *src, int64_t steps,
+                             ic_eval_result *r)
 {
     if (c->cut >= 0) { /* the whole model, its base resuming at the cut (vc_next_partial) */
         ic_batch_source images = {&vc_ops, c};
         c->src = src;
-        ic_status s = ic_model_evaluate(c->model, &images, steps, loss, acc);
+        ic_status s = ic_model_evaluate_ex(c->model, &images, steps, r);
         c->src = NULL;
         c->base->resume_x = NULL; /* never left for a training forward, even after an error */
         return s;
@@ -380,7 +380,7 @@ ic_status tr_vcache_evaluate(tr_vcache *c, ic_batch_source *src, int64_t steps, 
     if (!s) {
         ic_batch_source features = {&vc_ops, c};
         c->src = src;
-        s = ic_model_evaluate(h.model, &features, steps, loss, acc);
+        s = ic_model_evaluate_ex(h.model, &features, steps, r);
         c->src = NULL;
     }
     tr_head_free(&h);

@@ -22,9 +22,9 @@ tr_vcache *tr_vcache_create(ic_model *m, const ic_compile_opts *co, ic_dir_itera
 /* The name of the base's layer whose activations are stored; NULL when it is the base's
  * output (the whole base frozen). */
 const char *tr_vcache_cut(const tr_vcache *c);
-/* What ic_model_evaluate(m, src, steps, loss, acc) gives, src being val's source. */
-ic_status tr_vcache_evaluate(tr_vcache *c, ic_batch_source *src, int64_t steps, double *loss,
-                             double *acc);
+/* What ic_model_evaluate_ex(m, src, steps, r) gives, src being val's source. */
+ic_status tr_vcache_evaluate(tr_vcache *c, ic_batch_source *src, int64_t steps,
+                             ic_eval_result *r);
 void tr_vcache_free(tr_vcache *c); /* NULL ok */
 
 #endif

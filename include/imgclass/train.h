@@ -135,6 +135,39 @@ ic_status ic_model_train_on_batch(ic_model *m, const ic_tensor *x, const ic_tens
 ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
                             double *acc);
 
+/* What one evaluation pass found. */
+typedef struct ic_eval_result {
+    double loss, acc; /* as ic_model_evaluate */
+    int64_t samples;  /* images seen */
+    /* The largest (max - min) over the pass of any output unit: 0 when the model gave every
+     * image the same output (a collapsed model), NaN when an output was NaN. */
+    double output_spread;
+} ic_eval_result;
+/* ic_model_evaluate, with the output spread too. */
+ic_status ic_model_evaluate_ex(ic_model *m, ic_batch_source *src, int64_t steps,
+                               ic_eval_result *r);
+
+/* Collapse watch: tells when training has collapsed to one output, the usual sign of a
+ * learning rate too high for the model (a dense head over many frozen features under
+ * RMSprop's default 1e-3 is the classic case). Feed it every epoch's training loss and
+ * validation result; the majority rate is the share of the largest class among the
+ * validation images. It reports once per run. */
+typedef enum ic_collapse {
+    IC_COLLAPSE_NONE = 0,
+    IC_COLLAPSE_CONSTANT, /* every validation image got the same output */
+    IC_COLLAPSE_MAJORITY  /* val_acc at the majority rate, training loss flat, for
+                             IC_COLLAPSE_EPOCHS epochs */
+} ic_collapse;
+#define IC_COLLAPSE_EPOCHS 3
+typedef struct ic_collapse_watch {
+    double majority_rate;   /* set by the caller (0: only the constant-output rule) */
+    double prev_loss;       /* the previous epoch's training loss (NaN before the first) */
+    int flat_epochs;        /* consecutive epochs at the majority rate with a flat loss */
+    int reported;           /* a collapse was reported; later epochs report none */
+} ic_collapse_watch;
+ic_collapse_watch ic_collapse_watch_init(double majority_rate);
+ic_collapse ic_collapse_watch_epoch(ic_collapse_watch *w, double loss, const ic_eval_result *val);
+
 /* Area under the ROC curve of scores (e.g. a sigmoid output) for labels 1 (positive) and 0:
  * the probability that a random positive scores above a random negative, ties counting
  * one half; exact, as scikit-learn's roc_auc_score. Unlike accuracy it does not depend on

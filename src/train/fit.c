@@ -187,50 +187,85 @@ static ic_status check_source(const ic_batch_source *src, const char *what)
     return IC_OK;
 }
 
-/* Inference-mode mean loss / acc over `steps` batches, batch-size weighted.
+/* Inference-mode mean loss / acc over `steps` batches, batch-size weighted, and the spread
+ * of the outputs over them (r may be NULL).
  * label: "validation" (fit) or "evaluate"; epoch (>= 1) names the fit epoch, 0 none. */
-static ic_status eval_loop(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
-                           double *acc, const char *label, int epoch)
+static ic_status eval_loop(ic_model *m, ic_batch_source *src, int64_t steps, ic_eval_result *r,
+                           const char *label, int epoch)
 {
     ic__train_state *t = m->train;
     double sl = 0, sa = 0;
     int64_t seen = 0;
     char where[96];
+    /* per output unit: the smallest and largest value seen (outputs have few units) */
+    float *lo = NULL, *hi = NULL;
+    int64_t units = 0;
+    ic_status s = IC_OK;
     for (int64_t st = 0; st < steps; st++) {
         if (epoch > 0)
             snprintf(where, sizeof where, "epoch %d %s step %lld", epoch, label, (long long)st + 1);
         else
             snprintf(where, sizeof where, "%s step %lld", label, (long long)st + 1);
         const ic_tensor *x = NULL, *y = NULL;
-        ic_status s = src->ops->next(src->self, &x, &y);
-        if (s)
-            return ic__errctx(s, "%s: reading a batch", where);
-        if ((s = check_batch(m, x, y)))
-            return with_where(s, where);
+        if ((s = src->ops->next(src->self, &x, &y))) {
+            s = ic__errctx(s, "%s: reading a batch", where);
+            break;
+        }
         ic__plan *p;
-        if ((s = ic__plan_get(m, x->shape[0], &p)))
-            return with_where(s, where);
         ic__run_ctx rc = {0, 0, 0};
-        if ((s = ic__plan_forward(p, x->data, &rc)))
-            return with_where(s, where);
+        if ((s = check_batch(m, x, y)) || (s = ic__plan_get(m, x->shape[0], &p)) ||
+            (s = ic__plan_forward(p, x->data, &rc))) {
+            s = with_where(s, where);
+            break;
+        }
         ic_tensor *out = ic__plan_output(p);
         double l;
-        if ((s = ic__loss_compute(t->opts.loss, out, y, &l, NULL, where)))
-            return with_where(s, where);
+        if ((s = ic__loss_compute(t->opts.loss, out, y, &l, NULL, where))) {
+            s = with_where(s, where);
+            break;
+        }
         int64_t b = x->shape[0];
         sl += l * (double)b;
         sa += ic__accuracy(t->opts.loss, out, y) * (double)b;
         seen += b;
+        if (r) {
+            int64_t k = b > 0 ? ic_tensor_numel(out) / b : 0;
+            if (!lo) {
+                units = k;
+                lo = ic__malloc((size_t)(2 * (units ? units : 1)) * sizeof *lo);
+                if (!lo) {
+                    s = ic_seterr(IC_ERR_NOMEM, "%s: out of memory", where);
+                    break;
+                }
+                hi = lo + units;
+                for (int64_t u = 0; u < units; u++)
+                    lo[u] = INFINITY, hi[u] = -INFINITY;
+            }
+            const float *o = out->data;
+            for (int64_t i = 0; i < b && k == units; i++)
+                for (int64_t u = 0; u < units; u++) {
+                    float v = o[i * units + u];
+                    lo[u] = v < lo[u] ? v : lo[u];
+                    hi[u] = v > hi[u] ? v : hi[u];
+                }
+        }
     }
-    if (loss)
-        *loss = seen ? sl / (double)seen : NAN;
-    if (acc)
-        *acc = seen ? sa / (double)seen : NAN;
-    return IC_OK;
+    if (!s && r) {
+        memset(r, 0, sizeof *r);
+        r->loss = seen ? sl / (double)seen : NAN;
+        r->acc = seen ? sa / (double)seen : NAN;
+        r->samples = seen;
+        double spread = units ? 0 : NAN;
+        for (int64_t u = 0; u < units; u++)
+            if (!(hi[u] - lo[u] <= spread)) /* NaN outputs make the spread NaN */
+                spread = (double)hi[u] - (double)lo[u];
+        r->output_spread = spread;
+    }
+    ic__free(lo);
+    return s;
 }
 
-ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
-                            double *acc)
+static ic_status evaluate(ic_model *m, ic_batch_source *src, int64_t steps, ic_eval_result *r)
 {
     if (!m)
         return ic_seterr(IC_ERR_INVALID, "ic_model_evaluate: model is NULL");
@@ -245,7 +280,27 @@ ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, do
     if (n < 1)
         return ic_seterr(IC_ERR_INVALID,
                          "evaluate: steps is 0 and the batch source reports no length");
-    return eval_loop(m, src, n, loss, acc, "evaluate", 0);
+    return eval_loop(m, src, n, r, "evaluate", 0);
+}
+
+ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
+                            double *acc)
+{
+    ic_eval_result r;
+    ic_status s = evaluate(m, src, steps, &r);
+    if (!s && loss)
+        *loss = r.loss;
+    if (!s && acc)
+        *acc = r.acc;
+    return s;
+}
+
+ic_status ic_model_evaluate_ex(ic_model *m, ic_batch_source *src, int64_t steps,
+                               ic_eval_result *r)
+{
+    if (!r)
+        return ic_seterr(IC_ERR_INVALID, "ic_model_evaluate_ex: the result pointer is NULL");
+    return evaluate(m, src, steps, r);
 }
 
 ic_status ic_model_fit(ic_model *m, const ic_fit_opts *o, ic_batch_source *train,
@@ -309,10 +364,10 @@ ic_status ic_model_fit(ic_model *m, const ic_fit_opts *o, ic_batch_source *train
         }
         if (s)
             break;
-        double vl = NAN, va = NAN;
-        if (val && (s = eval_loop(m, val, vsteps, &vl, &va, "validation", e + 1)))
+        ic_eval_result vr = {NAN, NAN, 0, NAN};
+        if (val && (s = eval_loop(m, val, vsteps, &vr, "validation", e + 1)))
             break;
-        if ((s = ic_history_append(h, sl / (double)seen, sa / (double)seen, vl, va)))
+        if ((s = ic_history_append(h, sl / (double)seen, sa / (double)seen, vr.loss, vr.acc)))
             break;
         if (o->on_epoch && o->on_epoch(e, h, o->user))
             s = ic_seterr(IC_ERR_CANCELLED, "training stopped by the epoch callback after epoch %d",

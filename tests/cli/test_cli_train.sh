@@ -71,6 +71,11 @@ expect_rc m 0
 expect_in m m.out '^Found 24 images belonging to 2 classes\.$'
 expect_in m m.out '^Found 12 images belonging to 2 classes\.$'
 expect_in m m.out '^Epoch 1/2$'
+# from scratch: no preprocess_input, rescale 1/255, Keras's learning rate; said up front
+expect_in m m.out '^Preprocessing: none, rescale 1/255 \(auto: no pretrained weights\)$'
+expect_in m m.out "^Optimizer: RMSprop, learning rate 0.001 \(Keras's default\)$"
+[ "$(head -2 m.out | cut -c1-14 | tr '\n' ' ')" = "Preprocessing: Optimizer: RMS " ] ||
+    fail "smallcnn: the run's first lines are not its preprocessing and optimizer"
 expect_in m m.out '^Epoch 2/2$'
 LINE='^16/16 \[==============================\] - [0-9]+s [0-9]+(s|ms|us)/step - loss: [0-9.e+-]+ - acc: [0-9.]+ - val_loss: [0-9.e+-]+ - val_acc: [0-9.]+$'
 n=$(grep -Ec "$LINE" m.out)

@@ -710,8 +710,96 @@ static void test_step_gradient(void)
     ic_tensor_free(ty);
 }
 
+/* ic_model_evaluate_ex: the same loss and accuracy as ic_model_evaluate, and the output
+ * spread against one computed here from a forward pass over all the samples; a model
+ * whose output does not depend on its input has spread 0, and the collapse watch says so
+ * once. */
+static void test_evaluate_spread(void)
+{
+    ic_set_random_seed(5);
+    float x[2 * NS], y[NS];
+    xor_data(x, y, NULL, NS);
+    ic_tensor *tx = tensor(x, NS, 2), *ty = tensor(y, NS, 1);
+    ic_model *m = mlp(1, IC_ACT_SIGMOID, 0);
+    ic_compile_opts c = copts(IC_OPT_RMSPROP, 0.001f, IC_LOSS_BINARY_CROSSENTROPY);
+    OK(ic_model_compile(m, &c));
+    ic_tensor *out;
+    OK(ic_model_forward(m, tx, &out));
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < NS; i++) {
+        lo = fmin(lo, ic_tensor_cdata(out)[i]);
+        hi = fmax(hi, ic_tensor_cdata(out)[i]);
+    }
+    ic_tensor_free(out);
+    ic_batch_source ev;
+    OK(ic_batch_source_tensors(&ev, tx, ty, 16, 0, 0));
+    ic_eval_result r;
+    double el, ea;
+    OK(ic_model_evaluate_ex(m, &ev, 0, &r));
+    OK(ic_model_evaluate(m, &ev, 0, &el, &ea));
+    CHECKF(r.loss == el && r.acc == ea && r.samples == NS, "ex %.9g/%.9g/%lld vs %.9g/%.9g",
+           r.loss, r.acc, (long long)r.samples, el, ea);
+    CHECKF(hi - lo > 1e-3 && fabs(r.output_spread - (hi - lo)) <= 1e-6,
+           "spread %.9g, forward gives %.9g", r.output_spread, hi - lo);
+    ic_collapse_watch w = ic_collapse_watch_init(0.5);
+    CHECK(ic_collapse_watch_epoch(&w, 0.7, &r) == IC_COLLAPSE_NONE);
+    CHECK(ic_model_evaluate_ex(m, &ev, 0, NULL) == IC_ERR_INVALID && strstr(ic_errmsg(), "NULL"));
+
+    /* the output layer's kernel zeroed and its bias at -30: every output is sigmoid(-30) */
+    for (int i = 0; i < ic_model_num_weights(m); i++) {
+        const char *name;
+        ic_tensor *t = ic_model_weight(m, i, &name);
+        if (!strncmp(name, "out/", 4))
+            for (int64_t k = 0; k < ic_tensor_numel(t); k++)
+                ic_tensor_data(t)[k] = strstr(name, "bias") ? -30.0f : 0.0f;
+    }
+    OK(ic_model_evaluate_ex(m, &ev, 0, &r));
+    CHECKF(r.output_spread == 0 && r.acc == 0.5, "collapsed: spread %g acc %g", r.output_spread,
+           r.acc);
+    CHECK(ic_collapse_watch_epoch(&w, 8.06, &r) == IC_COLLAPSE_CONSTANT);
+    CHECK(w.reported && ic_collapse_watch_epoch(&w, 8.06, &r) == IC_COLLAPSE_NONE);
+    ic_batch_source_free(&ev);
+    ic_model_free(m);
+    ic_tensor_free(tx);
+    ic_tensor_free(ty);
+}
+
+/* The majority rule: val_acc at the majority rate with a flat training loss for
+ * IC_COLLAPSE_EPOCHS epochs after the first; a moving loss, an accuracy off the rate, a
+ * NaN spread or a single sample reset or do not count. */
+static void test_collapse_majority(void)
+{
+    ic_eval_result at = {0.69, 0.6, 500, 0.05}, off = {0.6, 0.7, 500, 0.3};
+    ic_collapse_watch w = ic_collapse_watch_init(0.6);
+    CHECK(ic_collapse_watch_epoch(&w, 0.693, &at) == IC_COLLAPSE_NONE); /* no previous loss */
+    for (int e = 1; e < IC_COLLAPSE_EPOCHS; e++)
+        CHECKF(ic_collapse_watch_epoch(&w, 0.6931, &at) == IC_COLLAPSE_NONE, "epoch %d", e + 1);
+    CHECK(ic_collapse_watch_epoch(&w, 0.6933, &at) == IC_COLLAPSE_MAJORITY);
+    CHECK(ic_collapse_watch_epoch(&w, 0.6933, &at) == IC_COLLAPSE_NONE); /* once */
+    /* a loss that keeps moving (1 % per epoch) is a model that learns, slowly */
+    w = ic_collapse_watch_init(0.6);
+    for (int e = 0; e < 10; e++)
+        CHECK(ic_collapse_watch_epoch(&w, 0.7 - 0.007 * e, &at) == IC_COLLAPSE_NONE);
+    /* an accuracy off the majority rate in between starts the count again */
+    w = ic_collapse_watch_init(0.6);
+    int got = 0;
+    for (int e = 0; e < 10; e++)
+        got |= ic_collapse_watch_epoch(&w, 0.5, e % 3 == 2 ? &off : &at) != IC_COLLAPSE_NONE;
+    CHECK(!got);
+    /* no majority rate: only the constant-output rule */
+    w = ic_collapse_watch_init(0);
+    for (int e = 0; e < 10; e++)
+        CHECK(ic_collapse_watch_epoch(&w, 0.5, &at) == IC_COLLAPSE_NONE);
+    ic_eval_result nan_out = {NAN, 0.5, 500, NAN}, one = {0.1, 1, 1, 0};
+    CHECK(ic_collapse_watch_epoch(&w, 0.5, &nan_out) == IC_COLLAPSE_NONE);
+    CHECK(ic_collapse_watch_epoch(&w, 0.5, &one) == IC_COLLAPSE_NONE);
+    CHECK(ic_collapse_watch_epoch(NULL, 0.5, &at) == IC_COLLAPSE_NONE);
+}
+
 int main(void)
 {
+    test_evaluate_spread();
+    test_collapse_majority();
     test_defaults();
     test_history();
     test_source();
