@@ -2,13 +2,12 @@
  * book's convnet from scratch (--model smallcnn, with --augment), a pretrained base with
  * a dense head (--base vgg16 --head 256, base frozen), and fast feature extraction
  * (--cache-features: the frozen base runs once over the images, the head trains on the
- * stored features; its head model is train_head.c's). The loop, checkpoints and --resume
- * are in train_run.c, validation on stored features of a frozen base in val_cache.c. */
+ * stored features: ic_model_head, ic_model_extract_features). The run, checkpoints and
+ * --resume are the library's engine, driven by train_run.c and train_resume.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "progress.h"
-#include "train_head.h"
 #include "train_run.h"
 
 static void help(void)
@@ -129,16 +128,18 @@ static void fill_meta(const tr_opts *o, const tr_data *d, const char **names, ic
 /* ---- --cache-features ---- */
 
 typedef struct cached {
-    ic_model *full; /* base + head, saved */
-    tr_head head;   /* trained on the features */
+    ic_model *full;       /* base + head, saved */
+    ic_model_head *head;  /* trained on the features */
+    const ic_model_meta *meta;
 } cached;
 
-static ic_status save_cached(tr_job *j, const char *path, int checkpoint)
+/* Checkpoints save the full model with the head's weights copied in. */
+static ic_status save_cached(void *user, ic_model *m, const char *path, int include_optimizer)
 {
-    (void)checkpoint;
-    cached *c = j->user;
-    ic_status s = tr_head_sync(&c->head, 1);
-    return s ? s : ic_model_save(c->full, path, j->meta, 0);
+    (void)m, (void)include_optimizer;
+    cached *c = user;
+    ic_status s = ic_model_head_sync(c->head, 1);
+    return s ? s : ic_model_save(c->full, path, c->meta, 0);
 }
 
 /* Runs the frozen base over one pass of it (in order), into new tensors feat (N, ...base
@@ -147,54 +148,14 @@ static int extract(const tr_opts *o, ic_model *base, ic_dir_iterator *it, const 
                    ic_tensor **feat, ic_tensor **labels)
 {
     ic_batch_source src = ic_dir_iterator_source(it);
-    int64_t n = ic_dir_iterator_samples(it), steps = src.ops->length(src.self);
-    int64_t shape[IC_MAX_DIMS + 1];
-    int nd = ic_model_output_shape(base, shape + 1);
-    shape[0] = n;
-    *feat = *labels = NULL;
     double t0 = ic_cli_now();
-    printf("Extracting features of %lld %s images with %s (inference mode, %s) ...", (long long)n,
-           what, ic_model_name(base), ic_precision_name(ic_model_precision(base)));
+    printf("Extracting features of %lld %s images with %s (inference mode, %s) ...",
+           (long long)ic_dir_iterator_samples(it), what, ic_model_name(base),
+           ic_precision_name(ic_model_precision(base)));
     fflush(stdout);
-    ic_status s = ic_tensor_create(feat, nd + 1, shape);
-    int64_t row = 1;
-    for (int i = 1; i <= nd; i++)
-        row *= shape[i];
-    int64_t off = 0, ylen = 0;
-    for (int64_t st = 0; !s && st < steps; st++) {
-        const ic_tensor *x, *y;
-        ic_tensor *f = NULL;
-        if ((s = src.ops->next(src.self, &x, &y)) || (s = ic_model_forward(base, x, &f)))
-            break;
-        int64_t b = ic_tensor_dim(x, 0);
-        if (!*labels) {
-            ylen = ic_tensor_dim(y, 1);
-            int64_t ys[2] = {n, ylen};
-            if ((s = ic_tensor_create(labels, 2, ys))) {
-                ic_tensor_free(f);
-                break;
-            }
-        }
-        if (off + b > n) {
-            ic_tensor_free(f);
-            s = IC_ERR_INTERNAL;
-            break;
-        }
-        memcpy(ic_tensor_data(*feat) + off * row, ic_tensor_cdata(f),
-               (size_t)(b * row) * sizeof(float));
-        memcpy(ic_tensor_data(*labels) + off * ylen, ic_tensor_cdata(y),
-               (size_t)(b * ylen) * sizeof(float));
-        off += b;
-        ic_tensor_free(f);
-    }
+    ic_status s = ic_model_extract_features(base, &src, 0, feat, labels);
     printf(s ? "\n" : " %.0fs\n", ic_cli_now() - t0);
-    if (s) {
-        ic_tensor_free(*feat);
-        ic_tensor_free(*labels);
-        *feat = *labels = NULL;
-        return ic_cli_fail(o->cmd, s);
-    }
-    return 0;
+    return s ? ic_cli_fail(o->cmd, s) : 0;
 }
 
 static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
@@ -208,6 +169,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     const char *names[256];
     ic_model_meta meta;
     fill_meta(o, d, names, &meta);
+    c.meta = &meta;
     printf("Augmentation is off with --cache-features (the base sees each image once, as it "
            "is).\n");
     if ((rc = make_base(o, &base)))
@@ -226,14 +188,14 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     s = ic_cli_stack_head(base, o->head, d->n_classes, &c.full);
     base = NULL;
     if (!s)
-        s = tr_head_create(c.full, &c.head);
+        s = ic_model_head_create(c.full, &c.head);
     ic_compile_opts co = tr_compile_opts(o, d->n_classes);
     if (!s)
-        s = ic_model_compile(c.head.model, &co);
+        s = ic_model_compile(ic_model_head_model(c.head), &co);
     if (!s)
         s = ic_model_compile(c.full, &co);
     if (!s)
-        s = tr_head_sync(&c.head, 0); /* the head starts from the full model's init */
+        s = ic_model_head_sync(c.head, 0); /* the head starts from the full model's init */
     if (!s)
         s = ic_batch_source_tensors(&ts, ft, yt, o->batch, 1, o->seed);
     if (!s)
@@ -247,19 +209,19 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     j.o = o;
     j.argc = argc;
     j.argv = argv;
-    j.model = c.head.model;
+    j.model = ic_model_head_model(c.head);
     j.train = ts;
     j.val = vs;
     j.steps = o->steps > 0 ? o->steps : ts.ops->length(ts.self);
     j.vsteps = o->vsteps > 0 ? o->vsteps : vs.ops->length(vs.self);
     j.meta = &meta;
     j.save = save_cached;
-    j.user = &c;
+    j.save_user = &c;
     j.can_resume = 0;
     j.majority_rate = tr_majority_rate_tensor(yv);
     char a[32], b[32];
     printf("Trainable params: %s of %s (the head, on features %s)\n",
-           tr_commas(ic_model_count_trainable_params(c.head.model), a, sizeof a),
+           tr_commas(ic_model_count_trainable_params(j.model), a, sizeof a),
            tr_commas(ic_model_count_params(c.full), b, sizeof b),
            ic_tensor_shape_str(ft, (char[64]){0}, 64));
     fflush(stdout);
@@ -268,7 +230,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     /* The saved model end to end on the validation images: must agree with the last
      * epoch's val_loss / val_acc (computed on the features). */
     double vl, va;
-    if ((s = tr_head_sync(&c.head, 1)) || (s = ic_dir_iterator_seek(d->val, 0)))
+    if ((s = ic_model_head_sync(c.head, 1)) || (s = ic_dir_iterator_seek(d->val, 0)))
         rc = ic_cli_fail(o->cmd, s);
     else {
         ic_batch_source src = ic_dir_iterator_source(d->val);
@@ -288,7 +250,7 @@ out:
     ic_tensor_free(yv);
     ic_model_free(base);
     ic_model_free(c.full);
-    tr_head_free(&c.head);
+    ic_model_head_free(c.head);
     return rc;
 }
 

@@ -68,11 +68,16 @@ typedef struct tr_opts {
     long patience; /* 0 = no early stopping */
     int resume;
     ic_precision precision; /* --precision; not part of the resume signature: may change */
+    /* --resume: the stored arguments (a cJSON tree) the string options above may point
+     * into; freed by tr_opts_release */
+    void *stored;
 } tr_opts;
 
 /* Is p an existing directory? */
 int tr_is_dir(const char *p);
 void tr_opts_init(tr_opts *o, tr_kind kind);
+/* Frees what tr_resume_load left in o (the stored arguments). */
+void tr_opts_release(tr_opts *o);
 /* Parses argv[start..argc) into o (on top of what o holds). Returns 0, 2 after a usage
  * error (printed), or -1 when --help was printed (exit 0). */
 int tr_parse(tr_opts *o, int argc, char **argv, int start);
@@ -118,50 +123,44 @@ void tr_data_close(tr_data *d);
 ic_compile_opts tr_compile_opts(const tr_opts *o, int n_classes);
 
 /* A training job: the model being trained and its batch sources. */
-typedef struct tr_job tr_job;
-typedef ic_status (*tr_save_fn)(tr_job *j, const char *path, int checkpoint);
-struct tr_job {
+typedef struct tr_job {
     const tr_opts *o;
     int argc;        /* the command line as given (argv[0] = subcommand), for messages and */
     char **argv;     /* the checkpoint record */
     ic_model *model; /* trained (compiled) */
     ic_batch_source train, val;         /* borrowed */
-    ic_dir_iterator *train_it, *val_it; /* NULL for in-memory sources (no resume) */
+    ic_dir_iterator *train_it, *val_it; /* NULL for in-memory sources */
     int64_t steps, vsteps;
     const ic_model_meta *meta;
-    /* Saves the model to path (checkpoint != 0: with optimizer state, for resuming).
-     * NULL: ic_model_save(model, path, meta, 1). */
-    tr_save_fn save;
-    void *user;
-    int can_resume; /* 0: no checkpoint record (--cache-features) */
+    /* How checkpoints save the model (NULL: ic_model_save(model, path, meta, ...)). */
+    ic_save_fn save;
+    void *save_user;
+    int can_resume;       /* 0: no checkpoint record (--cache-features) */
     double majority_rate; /* the largest class's share of the validation data (0: unknown) */
-};
+} tr_job;
 
-/* The largest class's share among n labels: class indices (labels), or the rows of a
- * label tensor (B, 1) 0/1 or (B, K) one-hot (y). */
+/* The largest class's share of the validation data: of an iterator's files, or of the
+ * rows of a label tensor (B, 1) 0/1 or (B, K) one-hot. */
 double tr_majority_rate_iterator(const ic_dir_iterator *it);
 double tr_majority_rate_tensor(const ic_tensor *y);
 
-/* Runs the epochs from the start (fresh run) or from the state in the checkpoint record
- * (resume, see tr_resume_load). Validation on images (val_it set) through a frozen nested
- * base runs the base once per image and then only the head (val_cache.h). Returns the exit
- * status: 0, 1 (error), 130 (interrupted by SIGINT) or 143 (SIGTERM). */
-typedef struct tr_state tr_state;
-int tr_run(tr_job *j, tr_state *resume_state);
+/* Runs the epochs with the library's engine (ic_fit) from the start, or from the
+ * checkpoint record rec (--resume, see tr_resume_load), with the command's callbacks:
+ * Keras's progress bar, the collapse warning, the history files, --save-best,
+ * --early-stopping and the checkpoint after every epoch and on Ctrl-C / SIGTERM. Returns
+ * the exit status: 0, 1 (error), 130 (interrupted by SIGINT) or 143 (SIGTERM). */
+int tr_run(tr_job *j, const ic_fit_record *rec);
 
 /* --resume: reads OUT.ckpt.json, checks that it belongs to this command, parses the stored
  * arguments into *o and then argv on top, and checks that nothing that changes the result
- * differs. On success *state (free with tr_state_free) holds the position and *ckpt_model
- * the checkpoint model's path (points into *state). Returns 0, or an exit status (printed).
- * A run that already finished: returns 0 with *state NULL after printing why. */
-int tr_resume_load(tr_opts *o, int argc, char **argv, tr_state **state, const char **ckpt_model);
-void tr_state_free(tr_state *s);
-/* Seeks the job's iterators to the state's batch counters. */
-ic_status tr_resume_seek(tr_job *j, const tr_state *s);
+ * differs. On success *rec (free with ic_fit_record_free) holds the run's position and
+ * names the checkpoint model. Returns 0, or an exit status (printed). A run that already
+ * finished: returns 0 with *rec NULL after printing why. */
+int tr_resume_load(tr_opts *o, int argc, char **argv, ic_fit_record **rec);
 /* Trains the compiled model m on the iterators of d (steps from the flags or one pass),
- * from the start or (rs) from a checkpoint. Returns the exit status. */
+ * from the start or (rec) from a checkpoint. Returns the exit status. */
 int tr_run_on_data(const tr_opts *o, int argc, char **argv, ic_model *m, const ic_model_meta *meta,
-                   tr_data *d, tr_state *rs);
+                   tr_data *d, const ic_fit_record *rec);
 /* Loads an imgclass model file with its meta (finetune's MODEL.h5, the checkpoint of
  * --resume); a meta without class names or input size is an error, with hint in its
  * parentheses. Returns 0 or an exit status (printed); free *m and *meta either way. */
@@ -170,11 +169,18 @@ int tr_model_load(const tr_opts *o, const char *path, const char *hint, ic_model
 /* Takes the input size, rescale, preprocessing and class order from meta into o, opens
  * the data that way and trains the compiled m on it (tr_run_on_data). */
 int tr_run_on_meta(tr_opts *o, int argc, char **argv, ic_model *m, const ic_model_meta *meta,
-                   tr_state *rs);
-/* --resume, both commands: loads the checkpoint model ckpt (compiled, with its optimizer
- * state and meta), opens the data as the meta says, seeks and continues. Frees rs.
+                   const ic_fit_record *rec);
+/* --resume, both commands: loads the checkpoint model the record names (compiled, with its
+ * optimizer state and meta), opens the data as the meta says and continues. Frees rec.
  * Returns the exit status. */
-int tr_resume_run(tr_opts *o, int argc, char **argv, tr_state *rs, const char *ckpt);
+int tr_resume_run(tr_opts *o, int argc, char **argv, ic_fit_record *rec);
+
+/* Paths next to -o OUT: STEM + suffix ("m.h5" + ".history.csv" -> "m.history.csv"), the
+ * checkpoint record OUT.ckpt.json, and where the checkpoint model goes (OUT, or
+ * STEM.last.h5 with --save-best). */
+void tr_stem_path(const char *out, const char *suffix, char *buf, size_t size);
+void tr_record_path(const char *out, char *buf, size_t size);
+void tr_ckpt_model_path(const tr_opts *o, char *buf, size_t size);
 
 /* A fresh run of one command, after its options were parsed and checked. */
 typedef int (*tr_fresh_fn)(tr_opts *o, int argc, char **argv, void *user);
@@ -185,6 +191,9 @@ int tr_main(tr_kind kind, int argc, char **argv, void (*help)(void), tr_fresh_fn
 /* Fresh runs: a note on stderr when OUT.ckpt.json records an earlier run (it is replaced
  * at the first checkpoint, or removed then when the new run cannot be resumed). */
 void tr_note_previous_run(const tr_opts *o);
+
+/* The command line again, with --resume, shell-quoted where needed. */
+void tr_resume_command(int argc, char **argv, char *buf, size_t size);
 
 /* Loads pretrained weights into a base: "imagenet" (the cached Keras file for name /
  * alpha / rows; fetched when missing), "none", or a Keras weights file (by layer order).

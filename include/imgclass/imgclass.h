@@ -15,5 +15,6 @@
 #include "data.h"
 #include "io.h"
 #include "plot.h"
+#include "fit.h"
 
 #endif

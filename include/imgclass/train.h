@@ -65,6 +65,10 @@ typedef struct ic_batch_source_ops {
     ic_status (*next)(void *self, const ic_tensor **x, const ic_tensor **y);
     int64_t (*length)(void *self); /* batches per pass over the data (steps default) */
     void (*free)(void *self);      /* may be NULL */
+    /* May be NULL (the source cannot resume a run): puts the source where it is after
+     * handing out `batches` batches from its start, so that the batches that follow are
+     * exactly those an uninterrupted source gives. */
+    ic_status (*seek)(void *self, int64_t batches);
 } ic_batch_source_ops;
 
 typedef struct ic_batch_source {
@@ -102,31 +106,6 @@ ic_status ic_history_save_json(const ic_history *h, const char *path);
  * *out is a new history the caller frees with ic_history_free. */
 ic_status ic_history_load(const char *path, ic_history **out);
 
-/* Called after every epoch (epoch counts from 0, as Keras on_epoch_end); return non-zero
- * to stop training (IC_ERR_CANCELLED). */
-typedef int (*ic_epoch_callback)(int epoch, const ic_history *h, void *user);
-/* Called after every step with the running means of the epoch so far; step is the number
- * of steps done in this epoch (1..steps). Return non-zero to stop training right after
- * this step (ic_model_fit returns IC_ERR_CANCELLED; the interrupted epoch is not added to
- * the history, the weights keep this step's update). */
-typedef int (*ic_step_callback)(int epoch, int64_t step, int64_t steps, double loss,
-                                double acc, void *user);
-
-typedef struct ic_fit_opts {
-    int epochs;                 /* default 1 */
-    int64_t steps_per_epoch;    /* 0 = train->length() */
-    int64_t validation_steps;   /* 0 = val->length() */
-    int initial_epoch;
-    ic_epoch_callback on_epoch;
-    ic_step_callback on_step;
-    void *user;
-} ic_fit_opts;
-ic_fit_opts ic_fit_opts_default(void);
-
-/* Trains. val may be NULL. *history (may be NULL) receives a new History the caller
- * frees, also when training stopped early with an error (the epochs completed). */
-ic_status ic_model_fit(ic_model *m, const ic_fit_opts *o, ic_batch_source *train,
-                       ic_batch_source *val, ic_history **history);
 /* One optimizer step on one batch; loss and acc (may be NULL) of that batch, computed
  * with the weights before the update (as Keras reports them). */
 ic_status ic_model_train_on_batch(ic_model *m, const ic_tensor *x, const ic_tensor *y,

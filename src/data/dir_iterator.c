@@ -420,7 +420,12 @@ static int64_t src_length(void *self)
     return ((ic_dir_iterator *)self)->per_pass;
 }
 
-static const ic_batch_source_ops g_dir_ops = {src_next, src_length, NULL};
+static ic_status src_seek(void *self, int64_t batches)
+{
+    return ic_dir_iterator_seek(self, batches);
+}
+
+static const ic_batch_source_ops g_dir_ops = {src_next, src_length, NULL, src_seek};
 
 ic_batch_source ic_dir_iterator_source(ic_dir_iterator *it)
 {

@@ -1,19 +1,11 @@
-/* fit.c - compile, train_on_batch, fit and evaluate (Keras 2.2.4 fit_generator semantics).
+/* fit.c - compile, one training step (train_on_batch) and evaluate; the loop over epochs
+ * that drives them is the engine's (src/engine/fit.c).
  *
  * One training step: forward in training mode through the plan for the batch's size,
  * loss and accuracy from that (pre-update) output, backward from dL/dp, then the
- * optimizer updates the weights that are effectively trainable now. An epoch is
- * steps_per_epoch consecutive batches of the endless source; its loss / acc are the
- * batch-size-weighted means of the per-batch values (Keras BaseLogger); validation runs
- * validation_steps batches of the validation source in inference mode after each epoch,
- * also batch-size weighted (evaluate_generator). The validation source keeps cycling
- * across epochs, as Keras 2.2's persistent enqueuer does.
- *
- * Numbering: messages say "epoch E step S" with both counted from 1 (Keras prints
- * "Epoch 1/30"); the callbacks get the epoch index counted from 0 (Keras on_epoch_end)
- * and, for on_step, the number of steps done so far in the epoch (1..steps). Either
- * callback can stop training (non-zero return: IC_ERR_CANCELLED); on_step stops right
- * after its step, before validation, and that partial epoch is not recorded.
+ * optimizer updates the weights that are effectively trainable now. Evaluation runs
+ * batches in inference mode; its loss and accuracy are batch-size-weighted means
+ * (Keras's evaluate_generator). Messages say where: "epoch E step S", "evaluate step S".
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,14 +21,6 @@ ic_compile_opts ic_compile_opts_default(void)
     o.loss = IC_LOSS_BINARY_CROSSENTROPY;
     o.metric_accuracy = 1;
     o.frozen_bn_uses_batch_stats = 0;
-    return o;
-}
-
-ic_fit_opts ic_fit_opts_default(void)
-{
-    ic_fit_opts o;
-    memset(&o, 0, sizeof o);
-    o.epochs = 1;
     return o;
 }
 
@@ -115,7 +99,7 @@ static ic_status with_where(ic_status s, const char *where)
     return s;
 }
 
-static ic_status train_step(ic_model *m, const ic_tensor *x, const ic_tensor *y, double *loss,
+ic_status ic__train_step(ic_model *m, const ic_tensor *x, const ic_tensor *y, double *loss,
                             double *acc, const char *where)
 {
     ic__train_state *t = m->train;
@@ -170,7 +154,7 @@ ic_status ic_model_train_on_batch(ic_model *m, const ic_tensor *x, const ic_tens
     char where[64];
     snprintf(where, sizeof where, "train_on_batch step %llu",
              (unsigned long long)m->train->opt.iterations + 1);
-    return train_step(m, x, y, loss, acc, where);
+    return ic__train_step(m, x, y, loss, acc, where);
 }
 
 static int64_t source_steps(ic_batch_source *src, int64_t steps)
@@ -190,8 +174,8 @@ static ic_status check_source(const ic_batch_source *src, const char *what)
 /* Inference-mode mean loss / acc over `steps` batches, batch-size weighted, and the spread
  * of the outputs over them (r may be NULL).
  * label: "validation" (fit) or "evaluate"; epoch (>= 1) names the fit epoch, 0 none. */
-static ic_status eval_loop(ic_model *m, ic_batch_source *src, int64_t steps, ic_eval_result *r,
-                           const char *label, int epoch)
+ic_status ic__evaluate(ic_model *m, ic_batch_source *src, int64_t steps, ic_eval_result *r,
+                      const char *label, int epoch)
 {
     ic__train_state *t = m->train;
     double sl = 0, sa = 0;
@@ -280,7 +264,7 @@ static ic_status evaluate(ic_model *m, ic_batch_source *src, int64_t steps, ic_e
     if (n < 1)
         return ic_seterr(IC_ERR_INVALID,
                          "evaluate: steps is 0 and the batch source reports no length");
-    return eval_loop(m, src, n, r, "evaluate", 0);
+    return ic__evaluate(m, src, n, r, "evaluate", 0);
 }
 
 ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,
@@ -301,81 +285,4 @@ ic_status ic_model_evaluate_ex(ic_model *m, ic_batch_source *src, int64_t steps,
     if (!r)
         return ic_seterr(IC_ERR_INVALID, "ic_model_evaluate_ex: the result pointer is NULL");
     return evaluate(m, src, steps, r);
-}
-
-ic_status ic_model_fit(ic_model *m, const ic_fit_opts *o, ic_batch_source *train,
-                       ic_batch_source *val, ic_history **history)
-{
-    if (history)
-        *history = NULL;
-    if (!m)
-        return ic_seterr(IC_ERR_INVALID, "ic_model_fit: model is NULL");
-    if (!m->train)
-        return not_compiled(m, "ic_model_fit()");
-    ic_fit_opts def = ic_fit_opts_default();
-    if (!o)
-        o = &def;
-    ic_status s = check_source(train, "training");
-    if (!s && val)
-        s = check_source(val, "validation");
-    if (s)
-        return s;
-    if (o->steps_per_epoch < 0 || o->validation_steps < 0 || o->initial_epoch < 0)
-        return ic_seterr(IC_ERR_INVALID,
-                         "fit: steps_per_epoch (%lld), validation_steps (%lld) and "
-                         "initial_epoch (%d) must be >= 0",
-                         (long long)o->steps_per_epoch, (long long)o->validation_steps,
-                         o->initial_epoch);
-    int64_t steps = source_steps(train, o->steps_per_epoch);
-    if (steps < 1)
-        return ic_seterr(IC_ERR_INVALID,
-                         "fit: steps_per_epoch is 0 and the training source reports no length");
-    int64_t vsteps = 0;
-    if (val && (vsteps = source_steps(val, o->validation_steps)) < 1)
-        return ic_seterr(IC_ERR_INVALID, "fit: validation_steps is 0 and the validation source "
-                                         "reports no length");
-    ic_history *h;
-    if ((s = ic_history_create(&h, m->train->opts.metric_accuracy, val != NULL)))
-        return s;
-    char where[64];
-    for (int e = o->initial_epoch; e < o->epochs && !s; e++) {
-        double sl = 0, sa = 0;
-        int64_t seen = 0;
-        for (int64_t st = 0; st < steps && !s; st++) {
-            snprintf(where, sizeof where, "epoch %d step %lld", e + 1, (long long)st + 1);
-            const ic_tensor *x = NULL, *y = NULL;
-            double l = 0, a = 0;
-            s = train->ops->next(train->self, &x, &y);
-            if (s) {
-                ic__errctx(s, "%s: reading the training batch", where);
-                break;
-            }
-            if ((s = train_step(m, x, y, &l, &a, where)))
-                break;
-            int64_t b = x->shape[0];
-            sl += l * (double)b;
-            sa += a * (double)b;
-            seen += b;
-            if (o->on_step &&
-                o->on_step(e, st + 1, steps, sl / (double)seen, sa / (double)seen, o->user))
-                s = ic_seterr(IC_ERR_CANCELLED,
-                              "training stopped by the step callback at epoch %d step %lld", e + 1,
-                              (long long)st + 1);
-        }
-        if (s)
-            break;
-        ic_eval_result vr = {NAN, NAN, 0, NAN};
-        if (val && (s = eval_loop(m, val, vsteps, &vr, "validation", e + 1)))
-            break;
-        if ((s = ic_history_append(h, sl / (double)seen, sa / (double)seen, vr.loss, vr.acc)))
-            break;
-        if (o->on_epoch && o->on_epoch(e, h, o->user))
-            s = ic_seterr(IC_ERR_CANCELLED, "training stopped by the epoch callback after epoch %d",
-                          e + 1);
-    }
-    if (history)
-        *history = h;
-    else
-        ic_history_free(h);
-    return s;
 }

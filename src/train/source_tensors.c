@@ -13,7 +13,7 @@ typedef struct tsource {
     const ic_tensor *x, *y; /* borrowed */
     int64_t n, bs, xrow, yrow;
     int shuffle;
-    ic__rng rng;
+    ic__rng rng, rng0; /* the RNG, and as seeded (seek replays from there) */
     int64_t *order;
     int64_t pos; /* next sample position within the pass */
     ic_tensor bx, by;
@@ -72,7 +72,23 @@ static void ts_free(void *self)
     ic__free(s);
 }
 
-static const ic_batch_source_ops g_tensor_ops = {ts_next, ts_length, ts_free};
+/* Replays the shuffles of the passes before the one holding batch k (the RNG draws n - 1
+ * numbers per pass), so the order and position are those after handing out k batches. */
+static ic_status ts_seek(void *self, int64_t k)
+{
+    tsource *s = self;
+    if (k < 0)
+        return ic_seterr(IC_ERR_INVALID, "batch source seek: %lld batches", (long long)k);
+    int64_t per = ts_length(s), passes = k / per, rest = k % per;
+    s->rng = s->rng0;
+    s->pos = s->n;
+    for (int64_t p = 0; p < passes + (rest > 0); p++)
+        reshuffle(s);
+    s->pos = rest > 0 ? rest * s->bs : s->n;
+    return IC_OK;
+}
+
+static const ic_batch_source_ops g_tensor_ops = {ts_next, ts_length, ts_free, ts_seek};
 
 ic_status ic_batch_source_tensors(ic_batch_source *out, const ic_tensor *x, const ic_tensor *y,
                                   int64_t batch_size, int shuffle, uint64_t seed)
@@ -100,6 +116,7 @@ ic_status ic_batch_source_tensors(ic_batch_source *out, const ic_tensor *x, cons
     s->yrow = ic_tensor_numel(y) / s->n;
     s->shuffle = shuffle != 0;
     ic__rng_seed(&s->rng, seed);
+    s->rng0 = s->rng;
     s->order = ic__malloc((size_t)s->n * sizeof *s->order);
     s->bxd = ic__malloc_aligned((size_t)(s->bs * s->xrow) * sizeof(float));
     s->byd = ic__malloc_aligned((size_t)(s->bs * s->yrow) * sizeof(float));

@@ -76,6 +76,16 @@ const float *ic__opt_export(const ic__optimizer *opt, const ic__param *p, int k)
  * creating it if needed. */
 ic_status ic__opt_import(ic__optimizer *opt, ic__param *p, const float *const *bufs);
 
+/* ---- Steps and evaluation (fit.c), for the engine ---- */
+
+/* One optimizer step on a batch; where ("epoch 2 step 5") names it in messages. */
+ic_status ic__train_step(ic_model *m, const ic_tensor *x, const ic_tensor *y, double *loss,
+                         double *acc, const char *where);
+/* Inference over `steps` batches of src (r may be NULL); messages say "<label> step N", or
+ * "epoch E <label> step N" when epoch >= 1. */
+ic_status ic__evaluate(ic_model *m, ic_batch_source *src, int64_t steps, ic_eval_result *r,
+                       const char *label, int epoch);
+
 /* ---- Compile state (fit.c) ---- */
 
 struct ic__train_state {

@@ -247,7 +247,7 @@ static int64_t rec_length(void *self)
     rec_source *r = self;
     return r->inner.ops->length(r->inner.self);
 }
-static const ic_batch_source_ops rec_ops = {rec_next, rec_length, NULL};
+static const ic_batch_source_ops rec_ops = {rec_next, rec_length, NULL, NULL};
 
 static int n_step_calls;
 static int64_t step_seen[32];

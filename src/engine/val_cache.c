@@ -1,4 +1,4 @@
-/* val_cache.c - validation on stored base features (see val_cache.h).
+/* val_cache.c - validation on stored base features (engine_impl.h: ic__vcache).
  *
  * Why the base's output for a validation image cannot change during a run when no layer
  * of the base with weights is trainable: the optimizer updates trainable weights only; a
@@ -34,34 +34,33 @@
  * public "forward up to a layer" would replace it.
  *
  * The head is rebuilt for every validation (milliseconds) and the model's weights copied
- * in with tr_head_sync. */
+ * in with ic_model_head_sync. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
-#include "graph/graph.h"
-#include "train_head.h"
-#include "val_cache.h"
+#include "engine_impl.h"
+#include "train/train_impl.h"
 
 /* Features beyond this are not stored (VGG16 at 150x150: 32 KiB per image). */
 #define VC_MAX_BYTES ((int64_t)2 << 30)
 
-struct tr_vcache {
+struct ic__vcache {
     ic_model *model;    /* validated (borrowed) */
     int node;           /* its base's node */
     ic_model *base;     /* its base (borrowed) */
     int cut;            /* partial: the base's node whose activations are stored; -1: its output */
     int64_t in_row;     /* floats per image */
-    ic_compile_opts co; /* the head's (loss and metric as the model's) */
     int64_t row;        /* floats per image of the base's output */
     int64_t fshape[IC_MAX_DIMS + 1];
     int fnd;
-    int64_t cap, used; /* images that fit, images stored */
+    int64_t cap, used; /* images there is room for (grows), images stored */
+    int64_t max_images; /* VC_MAX_BYTES worth */
     float *feat;       /* cap x row */
     uint64_t *keys;    /* cap x 2: image i's key */
     int64_t *slots;    /* hash table of nslots (a power of 2): image + 1, 0 = empty */
     int64_t nslots;
-    /* during tr_vcache_evaluate */
+    /* during ic__vcache_evaluate */
     ic_batch_source *src; /* the images */
     int64_t bcap;         /* per-batch scratch */
     uint64_t *bkeys;
@@ -105,8 +104,10 @@ static void key_of(const float *x, int64_t n, uint64_t key[2])
 }
 
 /* The stored image with this key, or -1. */
-static int64_t find(const tr_vcache *c, const uint64_t key[2])
+static int64_t find(const ic__vcache *c, const uint64_t key[2])
 {
+    if (!c->nslots)
+        return -1;
     for (int64_t h = (int64_t)(key[0] & (uint64_t)(c->nslots - 1));;
          h = (h + 1) & (c->nslots - 1)) {
         int64_t r = c->slots[h] - 1;
@@ -117,10 +118,43 @@ static int64_t find(const tr_vcache *c, const uint64_t key[2])
     }
 }
 
-/* Stores features f (row floats) under key, while there is room. */
-static void store(tr_vcache *c, const uint64_t key[2], const float *f)
+/* Makes room for one more image: doubles the arrays and rebuilds the hash table. */
+static int grow(ic__vcache *c)
 {
-    if (c->used >= c->cap || find(c, key) >= 0)
+    int64_t cap = c->cap ? 2 * c->cap : 256;
+    if (cap > c->max_images)
+        cap = c->max_images;
+    if (cap <= c->cap)
+        return 0;
+    int64_t nslots = 16;
+    while (nslots < 2 * cap)
+        nslots *= 2;
+    float *feat = realloc(c->feat, (size_t)(cap * c->row) * sizeof(float));
+    if (feat)
+        c->feat = feat;
+    uint64_t *keys = feat ? realloc(c->keys, (size_t)cap * 2 * sizeof *keys) : NULL;
+    if (keys)
+        c->keys = keys;
+    int64_t *slots = keys ? calloc((size_t)nslots, sizeof *slots) : NULL;
+    if (!slots)
+        return 0; /* stays as it was: later images are not stored */
+    free(c->slots);
+    c->slots = slots;
+    c->nslots = nslots;
+    c->cap = cap;
+    for (int64_t r = 0; r < c->used; r++) {
+        int64_t h = (int64_t)(c->keys[2 * r] & (uint64_t)(nslots - 1));
+        while (slots[h])
+            h = (h + 1) & (nslots - 1);
+        slots[h] = r + 1;
+    }
+    return 1;
+}
+
+/* Stores features f (row floats) under key, while there is room. */
+static void store(ic__vcache *c, const uint64_t key[2], const float *f)
+{
+    if ((c->used >= c->cap && !grow(c)) || find(c, key) >= 0)
         return;
     int64_t r = c->used++;
     memcpy(c->feat + r * c->row, f, (size_t)c->row * sizeof(float));
@@ -134,7 +168,7 @@ static void store(tr_vcache *c, const uint64_t key[2], const float *f)
 
 /* Runs the whole model on a batch of b images (n floats each), as ic_model_evaluate
  * would; the plan, whose activations stay valid until it runs again, in *pp. */
-static ic_status vc_run(tr_vcache *c, const ic_tensor *ix, int64_t b, int64_t n, ic__plan **pp)
+static ic_status vc_run(ic__vcache *c, const ic_tensor *ix, int64_t b, int64_t n, ic__plan **pp)
 {
     ic__run_ctx rc = {0, 0, 0};
     if (n != c->in_row)
@@ -145,7 +179,7 @@ static ic_status vc_run(tr_vcache *c, const ic_tensor *ix, int64_t b, int64_t n,
 }
 
 /* c->out = the stored rows of the batch's b images (all found), in the batch's order. */
-static ic_status vc_gather(tr_vcache *c, int64_t b)
+static ic_status vc_gather(ic__vcache *c, int64_t b)
 {
     if (!c->out || ic_tensor_dim(c->out, 0) != b) {
         ic_tensor_free(c->out);
@@ -165,7 +199,7 @@ static ic_status vc_gather(tr_vcache *c, int64_t b)
  * the stored activations (graph.h's resume_x); a batch with new images runs in full first
  * and its activations at the cut are stored and resumed from, so the evaluation's forward
  * then repeats only the nodes after the cut. */
-static ic_status vc_next_partial(tr_vcache *c, const ic_tensor *ix, int64_t b, int64_t n, int all,
+static ic_status vc_next_partial(ic__vcache *c, const ic_tensor *ix, int64_t b, int64_t n, int all,
                                  const ic_tensor **x)
 {
     const float *feat;
@@ -195,7 +229,7 @@ static ic_status vc_next_partial(tr_vcache *c, const ic_tensor *ix, int64_t b, i
 /* The batch source the head is evaluated on: the next batch of images, as features. */
 static ic_status vc_next(void *self, const ic_tensor **x, const ic_tensor **y)
 {
-    tr_vcache *c = self;
+    ic__vcache *c = self;
     const ic_tensor *ix, *iy;
     ic_status s = c->src->ops->next(c->src->self, &ix, &iy);
     if (s)
@@ -238,11 +272,11 @@ static ic_status vc_next(void *self, const ic_tensor **x, const ic_tensor **y)
 
 static int64_t vc_length(void *self)
 {
-    tr_vcache *c = self;
+    ic__vcache *c = self;
     return c->src->ops->length ? c->src->ops->length(c->src->self) : 0;
 }
 
-static const ic_batch_source_ops vc_ops = {vc_next, vc_length, NULL};
+static const ic_batch_source_ops vc_ops = {vc_next, vc_length, NULL, NULL};
 
 /* 1 when nothing in m with weights can train. Layers without weights (pooling, Dropout)
  * behave the same either way. */
@@ -284,12 +318,12 @@ static int cut_of(const ic_model *base)
     return -1;
 }
 
-const char *tr_vcache_cut(const tr_vcache *c)
+const char *ic__vcache_cut(const ic__vcache *c)
 {
     return c && c->cut >= 0 ? ic_layer_name(c->base->nodes[c->cut].layer) : NULL;
 }
 
-void tr_vcache_free(tr_vcache *c)
+void ic__vcache_free(ic__vcache *c)
 {
     if (!c)
         return;
@@ -302,26 +336,22 @@ void tr_vcache_free(tr_vcache *c)
     free(c);
 }
 
-tr_vcache *tr_vcache_create(ic_model *m, const ic_compile_opts *co, ic_dir_iterator *val)
+ic__vcache *ic__vcache_create(ic_model *m)
 {
-    const char *off = getenv("IC_NO_VAL_CACHE");
-    if ((off && *off && strcmp(off, "0")) || !val)
-        return NULL;
-    tr_head h;
-    if (tr_head_create(m, &h)) { /* not a Sequential(base, head...) */
+    ic_model_head *h;
+    if (!m->train || ic_model_head_create(m, &h)) { /* not a Sequential(base, head...) */
         ic_clear_error();
         return NULL;
     }
-    ic_model *base = h.base;
-    tr_head_free(&h);
+    ic_model *base = ic_model_head_base(h);
+    ic_model_head_free(h);
     int cut = -1;
     if (!frozen(base) && (cut = cut_of(base)) < 0)
         return NULL;
-    tr_vcache *c = calloc(1, sizeof *c);
+    ic__vcache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->model = m;
-    c->co = *co;
     c->node = -1;
     c->base = base;
     c->cut = cut;
@@ -344,45 +374,39 @@ tr_vcache *tr_vcache_create(ic_model *m, const ic_compile_opts *co, ic_dir_itera
     c->row = 1;
     for (int i = 1; i <= c->fnd; i++)
         c->row *= c->fshape[i];
-    c->cap = ic_dir_iterator_samples(val);
-    for (c->nslots = 16; c->nslots < 2 * c->cap; c->nslots *= 2)
-        ;
-    if (c->node < 0 || c->row < 1 || c->cap < 1 ||
-        c->cap > VC_MAX_BYTES / (int64_t)sizeof(float) / c->row ||
-        !(c->feat = malloc((size_t)(c->cap * c->row) * sizeof(float))) ||
-        !(c->keys = malloc((size_t)c->cap * 2 * sizeof *c->keys)) ||
-        !(c->slots = calloc((size_t)c->nslots, sizeof *c->slots))) {
-        tr_vcache_free(c);
+    c->max_images = c->row > 0 ? VC_MAX_BYTES / (int64_t)sizeof(float) / c->row : 0;
+    if (c->node < 0 || c->row < 1 || c->max_images < 1) {
+        ic__vcache_free(c);
         return NULL;
     }
     return c;
 }
 
-ic_status tr_vcache_evaluate(tr_vcache *c, ic_batch_source *src, int64_t steps,
-                             ic_eval_result *r)
+ic_status ic__vcache_evaluate(ic__vcache *c, ic_batch_source *src, int64_t steps,
+                              ic_eval_result *r, int epoch)
 {
     if (c->cut >= 0) { /* the whole model, its base resuming at the cut (vc_next_partial) */
         ic_batch_source images = {&vc_ops, c};
         c->src = src;
-        ic_status s = ic_model_evaluate_ex(c->model, &images, steps, r);
+        ic_status s = ic__evaluate(c->model, &images, steps, r, "validation", epoch);
         c->src = NULL;
         c->base->resume_x = NULL; /* never left for a training forward, even after an error */
         return s;
     }
-    tr_head h;
-    ic_status s = tr_head_create(c->model, &h);
+    ic_model_head *h;
+    ic_status s = ic_model_head_create(c->model, &h);
     if (!s)
-        s = ic_model_compile(h.model, &c->co);
+        s = ic_model_compile(ic_model_head_model(h), &c->model->train->opts);
     if (!s)
-        s = ic_model_set_precision(h.model, ic_model_precision(c->model));
+        s = ic_model_set_precision(ic_model_head_model(h), ic_model_precision(c->model));
     if (!s)
-        s = tr_head_sync(&h, 0);
+        s = ic_model_head_sync(h, 0);
     if (!s) {
         ic_batch_source features = {&vc_ops, c};
         c->src = src;
-        s = ic_model_evaluate_ex(h.model, &features, steps, r);
+        s = ic__evaluate(ic_model_head_model(h), &features, steps, r, "validation", epoch);
         c->src = NULL;
     }
-    tr_head_free(&h);
+    ic_model_head_free(h);
     return s;
 }
