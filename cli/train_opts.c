@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
 #include "model_input.h"
 #include "train_run.h"
 
