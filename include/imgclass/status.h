@@ -35,6 +35,14 @@ const char *ic_errmsg(void);
 /* A short constant name for a status ("out of memory", "shape mismatch", ...). */
 const char *ic_status_str(ic_status s);
 
+/* Sets this thread's error message (printf format) and returns s: how a callback or a
+ * batch source written by the caller reports why it fails, so that the call that ran it
+ * returns s with that message. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+ic_status ic_seterr(ic_status s, const char *fmt, ...);
+
 /* Clears this thread's error message. */
 void ic_clear_error(void);
 

@@ -15,8 +15,7 @@
 #define IC__PRINTF(a, b)
 #endif
 
-/* Stores a message for ic_errmsg() and returns s. */
-ic_status ic_seterr(ic_status s, const char *fmt, ...) IC__PRINTF(2, 3);
+/* ic_seterr (status.h) stores the message for ic_errmsg(). */
 /* Called by the allocator after a failed allocation of n bytes: a later
  * ic_seterr(IC_ERR_NOMEM, ...) on this thread that replaces the allocator's message with
  * its own (and does not mention bytes) gets " (N bytes requested)" appended, so every

@@ -243,10 +243,10 @@ static ic_status es_epoch_end(void *self, ic_fit *f, const ic_fit_logs *l)
             if (s)
                 return s;
         }
-    } else {
-        c->wait++;
-    }
-    if (c->wait >= c->o.patience && l->epoch < l->epochs) {
+    } else if (++c->wait >= c->o.patience) {
+        /* Keras 2.2.4: only an epoch that does not improve can stop the run (patience 0
+         * stops at the first such epoch), the last epoch included, and restore_best_weights
+         * acts only when the run stops here */
         c->stopped_at = l->epoch;
         ic_fit_stop(f);
         if (c->o.restore_best_weights && c->weights) {
