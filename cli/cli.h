@@ -46,15 +46,8 @@ const char *ic_cli_precision_str(const ic_model *m, ic_precision asked);
 /* The option's help lines, its text starting at column col. */
 void ic_cli_precision_help(FILE *fp, int col);
 
-/* The classifier on top of a pretrained base (head.c), shared by train and summary. */
 /* --pooling none|avg|max: the base's own `pooling` argument (Keras applications). Returns
  * 0, or a usage error printed (exit status 2). */
 int ic_cli_pooling_arg(const char *cmd, const char *v, ic_pooling *out);
-/* The seed's model: Sequential(base as one layer, head). The head: Flatten (only when
- * the base's output is not already a vector, i.e. without pooling), Dense(units, relu)
- * unless units is 0 (a linear classifier on the features, Keras's usual head after
- * pooling='avg'), then the output (1 sigmoid unit for 2 classes, else softmax). Takes
- * base (also on failure). */
-ic_status ic_cli_stack_head(ic_model *base, long units, int classes, ic_model **out);
 
 #endif

@@ -232,7 +232,7 @@ int ic_cli_summary(int argc, char **argv)
         }
         if (freeze)
             ic_model_set_trainable(basem, 0);
-        if ((s = ic_cli_stack_head(basem, head, (int)classes, &m)))
+        if ((s = ic_app_classifier(basem, (int)head, (int)classes, &m)))
             return ic_cli_fail(cmd, s);
     } else if (freeze || unfreeze) {
         ic_model_free(m);

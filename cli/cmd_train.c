@@ -185,7 +185,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     /* The full model first (it takes the base), then a head with the same layer names and
      * the same initial weights, so that training on features matches training through the
      * frozen base. */
-    s = ic_cli_stack_head(base, o->head, d->n_classes, &c.full);
+    s = ic_app_classifier(base, (int)o->head, d->n_classes, &c.full);
     base = NULL;
     if (!s)
         s = ic_model_head_create(c.full, &c.head);
@@ -218,7 +218,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     j.save = save_cached;
     j.save_user = &c;
     j.can_resume = 0;
-    j.majority_rate = tr_majority_rate_tensor(yv);
+    j.majority_rate = ic_labels_majority_rate(yv);
     char a[32], b[32];
     printf("Trainable params: %s of %s (the head, on features %s)\n",
            tr_commas(ic_model_count_trainable_params(j.model), a, sizeof a),
@@ -279,7 +279,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv, void *user)
             tr_data_close(&d);
             return rc;
         }
-        s = ic_cli_stack_head(base, o->head, d.n_classes, &m);
+        s = ic_app_classifier(base, (int)o->head, d.n_classes, &m);
     } else {
         s = ic_app_smallcnn(&m, o->th, o->tw, 3, (float)o->dropout, d.n_classes);
     }

@@ -181,65 +181,7 @@ void tr_data_close(tr_data *d)
     d->train = d->val = NULL;
 }
 
-double tr_majority_rate_iterator(const ic_dir_iterator *it)
-{
-    int64_t n = ic_dir_iterator_samples(it), count[256] = {0}, best = 0;
-    int k = ic_dir_iterator_num_classes(it);
-    for (int64_t i = 0; i < n; i++) {
-        int c = ic_dir_iterator_label(it, i);
-        if (c >= 0 && c < k && c < 256 && ++count[c] > best)
-            best = count[c];
-    }
-    return n > 0 ? (double)best / (double)n : 0;
-}
-
-double tr_majority_rate_tensor(const ic_tensor *y)
-{
-    int64_t n = ic_tensor_dim(y, 0), k = ic_tensor_dim(y, 1), count[256] = {0}, best = 0;
-    const float *d = ic_tensor_cdata(y);
-    if (n < 1 || k < 1 || k > 256)
-        return 0;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t c = 0;
-        if (k == 1)
-            c = d[i] > 0.5f;
-        else
-            for (int64_t u = 1; u < k; u++)
-                c = d[i * k + u] > d[i * k + c] ? u : c;
-        if (++count[c] > best)
-            best = count[c];
-    }
-    return (double)best / (double)n;
-}
-
 /* ---------------------------------------------------------------- base weights ---- */
-
-/* Keras's name of the no-top weights for a base at this input size. */
-static int weights_name(const char *base, double alpha, int64_t rows, char *buf, size_t size)
-{
-    if (strcmp(base, "mobilenet_v2")) {
-        snprintf(buf, size, "%s_notop", base);
-        return 0;
-    }
-    static const struct {
-        double a;
-        const char *s;
-    } alphas[] = {{0.35, "0.35"}, {0.5, "0.5"}, {0.75, "0.75"},
-                  {1.0, "1.0"},   {1.3, "1.3"}, {1.4, "1.4"}};
-    const char *as = NULL;
-    double a = alpha > 0 ? alpha : 1.0;
-    for (size_t i = 0; i < sizeof alphas / sizeof alphas[0]; i++)
-        if (fabs(alphas[i].a - a) < 1e-9)
-            as = alphas[i].s;
-    if (!as)
-        return -1;
-    /* keras.applications: rows other than 96/128/160/192/224 load the 224 weights */
-    int64_t r = rows;
-    if (r != 96 && r != 128 && r != 160 && r != 192 && r != 224)
-        r = 224;
-    snprintf(buf, size, "mobilenet_v2_%s_%lld_notop", as, (long long)r);
-    return 0;
-}
 
 int tr_load_base_weights(const tr_opts *o, ic_model *base, const char *name, double alpha,
                          int64_t rows)
@@ -250,7 +192,9 @@ int tr_load_base_weights(const tr_opts *o, ic_model *base, const char *name, dou
     char path[4096];
     if (!strcmp(w, "imagenet")) {
         char wname[96];
-        if (weights_name(name, alpha, rows, wname, sizeof wname) || !ic_weights_find(wname)) {
+        if (ic_app_weights_name(name, (float)alpha, rows, wname, sizeof wname))
+            return ic_cli_fail(o->cmd, IC_ERR_NOT_FOUND);
+        if (!ic_weights_find(wname)) {
             fprintf(stderr, "imgclass %s: no ImageNet weights known for %s (alpha %g)\n", o->cmd,
                     name, alpha > 0 ? alpha : 1.0);
             return 1;
@@ -650,7 +594,7 @@ int tr_run_on_data(const tr_opts *o, int argc, char **argv, ic_model *m, const i
     j.vsteps = o->vsteps > 0 ? o->vsteps : j.val.ops->length(j.val.self);
     j.meta = meta;
     j.can_resume = 1;
-    j.majority_rate = tr_majority_rate_iterator(d->val);
+    j.majority_rate = ic_dir_iterator_majority_rate(d->val);
     char a[32], b[32];
     printf("Trainable params: %s of %s\n",
            tr_commas(ic_model_count_trainable_params(m), a, sizeof a),

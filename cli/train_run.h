@@ -141,8 +141,6 @@ typedef struct tr_job {
 
 /* The largest class's share of the validation data: of an iterator's files, or of the
  * rows of a label tensor (B, 1) 0/1 or (B, K) one-hot. */
-double tr_majority_rate_iterator(const ic_dir_iterator *it);
-double tr_majority_rate_tensor(const ic_tensor *y);
 
 /* Runs the epochs with the library's engine (ic_fit) from the start, or from the
  * checkpoint record rec (--resume, see tr_resume_load), with the command's callbacks:

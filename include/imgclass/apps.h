@@ -46,6 +46,19 @@ ic_status ic_preprocess_parse(const char *name, ic_preprocess *out); /* none|caf
  * the message lists the known names. Caller frees *out. */
 ic_status ic_app_by_name(const char *name, float alpha, const ic_app_opts *o, ic_model **out);
 
+/* The book's feature-extraction model: Sequential(base as one layer, head). The head:
+ * Flatten (only when the base's output is not already a vector, i.e. without pooling),
+ * Dense(units, relu) unless units is 0 (a linear classifier, Keras's usual head after
+ * pooling='avg'), then the output: 1 sigmoid unit for 2 classes, else a softmax. Takes
+ * base (also on failure); caller frees *out. */
+ic_status ic_app_classifier(ic_model *base, int units, int classes, ic_model **out);
+/* The name (as ic_weights_find knows it) of Keras's no-top ImageNet weights for an
+ * application at input height rows: "vgg16_notop", "mobilenet_v2_1.0_224_notop" (rows
+ * other than 96, 128, 160, 192 and 224 load the 224 file, as keras.applications does).
+ * IC_ERR_NOT_FOUND (message says why) for an unknown application or alpha. */
+ic_status ic_app_weights_name(const char *app, float alpha, int64_t rows, char *buf,
+                              size_t size);
+
 /* The book's small convnet for 2 classes: Conv2D 32/64/128/128 (3x3 relu) each
  * followed by MaxPooling2D, Flatten, Dropout(dropout) (skipped when 0), Dense 512
  * relu, Dense 1 sigmoid (or classes softmax when classes > 2). Sequential. */

@@ -159,6 +159,9 @@ const char *ic_dir_iterator_class_name(const ic_dir_iterator *it, int i);
 /* Class index of sample i in scan order (class 0's files, then class 1's, ...). */
 int ic_dir_iterator_label(const ic_dir_iterator *it, int64_t i);
 const char *ic_dir_iterator_path(const ic_dir_iterator *it, int64_t i);
+/* The share of the most frequent class among the iterator's samples (0 for none): what a
+ * classifier that always answers that class scores (ic_collapse_watch_init). */
+double ic_dir_iterator_majority_rate(const ic_dir_iterator *it);
 /* "Found 2000 images belonging to 2 classes." into buf. */
 const char *ic_dir_iterator_found(const ic_dir_iterator *it, char *buf, size_t size);
 /* Moves the stream so that the next batch handed out is batch number `batch` (counted

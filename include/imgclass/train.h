@@ -146,6 +146,9 @@ typedef struct ic_collapse_watch {
 } ic_collapse_watch;
 ic_collapse_watch ic_collapse_watch_init(double majority_rate);
 ic_collapse ic_collapse_watch_epoch(ic_collapse_watch *w, double loss, const ic_eval_result *val);
+/* The majority rate of labels y (N, 1) 0/1 or (N, K) one-hot (the largest column wins):
+ * the share of the most frequent class, 0 for no samples. */
+double ic_labels_majority_rate(const ic_tensor *y);
 
 /* Area under the ROC curve of scores (e.g. a sigmoid output) for labels 1 (positive) and 0:
  * the probability that a random positive scores above a random negative, ties counting

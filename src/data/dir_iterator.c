@@ -497,3 +497,19 @@ int64_t ic_dir_iterator_take_replaced(ic_dir_iterator *it)
 {
     return it ? (int64_t)atomic_exchange(&it->replaced, 0) : 0;
 }
+
+double ic_dir_iterator_majority_rate(const ic_dir_iterator *it)
+{
+    int64_t n = it ? ic_dir_iterator_samples(it) : 0, best = 0;
+    int k = n > 0 ? ic_dir_iterator_num_classes(it) : 0;
+    int64_t *count = k > 0 ? ic__calloc((size_t)k, sizeof *count) : NULL;
+    if (!count)
+        return 0;
+    for (int64_t i = 0; i < n; i++) {
+        int c = ic_dir_iterator_label(it, i);
+        if (c >= 0 && c < k && ++count[c] > best)
+            best = count[c];
+    }
+    ic__free(count);
+    return (double)best / (double)n;
+}

@@ -43,3 +43,28 @@ ic_collapse ic_collapse_watch_epoch(ic_collapse_watch *w, double loss, const ic_
     }
     return IC_COLLAPSE_NONE;
 }
+
+double ic_labels_majority_rate(const ic_tensor *y)
+{
+    if (!y || ic_tensor_ndim(y) != 2)
+        return 0;
+    int64_t n = ic_tensor_dim(y, 0), k = ic_tensor_dim(y, 1), best = 0;
+    if (n < 1 || k < 1)
+        return 0;
+    int64_t *count = ic__calloc((size_t)(k > 1 ? k : 2), sizeof *count);
+    if (!count)
+        return 0;
+    const float *d = ic_tensor_cdata(y);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = 0;
+        if (k == 1)
+            c = d[i] > 0.5f;
+        else
+            for (int64_t u = 1; u < k; u++)
+                c = d[i * k + u] > d[i * k + c] ? u : c;
+        if (++count[c] > best)
+            best = count[c];
+    }
+    ic__free(count);
+    return (double)best / (double)n;
+}
