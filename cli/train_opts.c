@@ -339,15 +339,10 @@ static void rescale_str(double r, char *buf, size_t size)
 
 double tr_default_lr(const tr_opts *o)
 {
-    if (!tr_pretrained(o))
-        return ic_optimizer_opts_default(o->opt).lr;
-    /* On a pretrained base the Keras defaults are far too high: a dense head over tens of
-     * thousands of frozen features collapses to one output within an epoch at RMSprop's
-     * 1e-3 (docs/results.md). The book's rates: 2e-5 for the head, 1e-5 for fine-tuning
-     * (RMSprop; Adam's steps are of the same size). Plain SGD steps scale with the
-     * gradient, so it keeps a rate 100x larger, as between Keras's defaults. */
-    double lr = o->kind == TR_FINETUNE ? 1e-5 : 2e-5;
-    return o->opt == IC_OPT_SGD ? lr * 100 : lr;
+    ic_training_kind what = !tr_pretrained(o)        ? IC_TRAINING_SCRATCH
+                            : o->kind == TR_FINETUNE ? IC_TRAINING_FINETUNE
+                                                     : IC_TRAINING_HEAD;
+    return ic_optimizer_default_lr(o->opt, what);
 }
 
 void tr_resolve_defaults(tr_opts *o)

@@ -39,6 +39,19 @@ typedef struct ic_optimizer_opts {
     float decay;    /* lr / (1 + decay * iterations) */
 } ic_optimizer_opts;
 ic_optimizer_opts ic_optimizer_opts_default(ic_optimizer_kind kind);
+
+/* What a run trains, for its default learning rate: a model from scratch, a new head on a
+ * pretrained (frozen) base, or a pretrained base being fine-tuned. */
+typedef enum ic_training_kind {
+    IC_TRAINING_SCRATCH = 0,
+    IC_TRAINING_HEAD,
+    IC_TRAINING_FINETUNE
+} ic_training_kind;
+/* The learning rate that works without tuning: Keras's optimizer default from scratch;
+ * on a pretrained base the book's rates (2e-5 for the head, 1e-5 for fine-tuning; 100x
+ * those for plain SGD), since Keras's 1e-3 can collapse a dense head over frozen
+ * features to one output within an epoch. */
+float ic_optimizer_default_lr(ic_optimizer_kind kind, ic_training_kind what);
 ic_status ic_optimizer_parse(const char *name, ic_optimizer_kind *out); /* "rmsprop", ... */
 
 typedef struct ic_compile_opts {

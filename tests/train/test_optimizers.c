@@ -1,6 +1,7 @@
 /* test_optimizers.c - RMSprop, Adam (+amsgrad), SGD (+momentum, Nesterov) and decay
  * against the Keras 2.2.4 formulas re-computed here in double, for 3 steps on a tiny
- * weight; lazy state for weights that join later; versions; option parsing.
+ * weight; lazy state for weights that join later; versions; option parsing; default
+ * learning rates by what is trained.
  *
  * Hand-checked first steps (w = 1, g = 0.5):
  *   RMSprop lr 0.01: a = 0.1 * 0.25 = 0.025, step = 0.01 * 0.5 / (sqrt(0.025) + 1e-7)
@@ -134,6 +135,13 @@ static void test_defaults_and_parse(void)
     CHECK(a.lr == 0.001f && a.beta_1 == 0.9f && a.beta_2 == 0.999f && a.epsilon == 1e-7f &&
           !a.amsgrad);
     CHECK(s.lr == 0.01f && s.momentum == 0 && !s.nesterov);
+    /* Default rates by what is trained: Keras's from scratch, the book's on a base. */
+    CHECK(ic_optimizer_default_lr(IC_OPT_RMSPROP, IC_TRAINING_SCRATCH) == 0.001f);
+    CHECK(ic_optimizer_default_lr(IC_OPT_SGD, IC_TRAINING_SCRATCH) == 0.01f);
+    CHECK(ic_optimizer_default_lr(IC_OPT_RMSPROP, IC_TRAINING_HEAD) == 2e-5f);
+    CHECK(ic_optimizer_default_lr(IC_OPT_ADAM, IC_TRAINING_FINETUNE) == 1e-5f);
+    CHECK(ic_optimizer_default_lr(IC_OPT_SGD, IC_TRAINING_HEAD) == 2e-3f);
+    CHECK(ic_optimizer_default_lr(IC_OPT_SGD, IC_TRAINING_FINETUNE) == 1e-3f);
     ic_optimizer_kind k = IC_OPT_SGD;
     OK(ic_optimizer_parse("rmsprop", &k));
     CHECK(k == IC_OPT_RMSPROP);
