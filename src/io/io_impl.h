@@ -7,7 +7,10 @@
  *              ic_status with the file name.
  * keras_h5.c : the save_weights layout, read and written on an open group, so the same
  *              code serves weights files and the model_weights group of model files.
- * config.c   : Keras model_config JSON <-> models (layer get_config / from_config).
+ * model_config_write.c : models -> Keras model_config JSON (the layers' get_config).
+ * model_config.c : Keras model_config JSON -> models (the layers' from_config through
+ *              src/layers/layer_registry.c); channels_first.c converts channels_first
+ *              Keras models on the way.
  * keras_model.c : full-model files saved by Keras itself, or model.to_json() + weights.
  * model_file.c, download.c : public entry points declared in imgclass/io.h.
  */
@@ -65,12 +68,14 @@ ic_status ic__h5_write_weights(hid_t g, const ic_model *m, const char *file);
 ic_status ic__h5_read_weights(hid_t g, ic_model *m, const ic_load_weights_opts *o,
                               const char *file);
 
-/* ---- config.c ---- */
+/* ---- model_config_write.c ---- */
 /* Keras model_config JSON ({"class_name": "Sequential"|"Model", "config": ...}); *json is
  * allocated with ic__malloc. */
 ic_status ic__model_to_config(const ic_model *m, char **json);
-/* Builds a model from model_config JSON (what ic__model_to_config writes; Keras files are
- * issue #8). */
+
+/* ---- model_config.c ---- */
+/* Builds a model from model_config JSON: what ic__model_to_config writes, plus the
+ * spellings of other Keras versions that model_config.c lists. */
 ic_status ic__model_from_config(const char *json, const char *file, ic_model **out);
 /* Building a model from a Keras file's model_config (keras_model.c): a channels_first
  * model is converted to our layout; fix lists the Dense layers whose kernel rows must be
@@ -87,11 +92,41 @@ ic_status ic__model_from_keras_config(const char *json, const char *file, ic__ke
                                       ic_model **out);
 void ic__keras_build_free(ic__keras_build *kb);
 struct cJSON;
-/* One layer from its Keras {"class_name", "config"} pair (through the public constructors). */
+/* One layer from its Keras {"class_name", "config"} pair: the common fields (name,
+ * trainable, dtype) here, the class's own through its from_config (layer_registry.c), a
+ * nested model through the model builder. */
 ic_status ic__layer_from_config(const char *class_name, const struct cJSON *config,
                                 ic_layer **out);
 
-/* ---- weights_registry.c, download.c (pretrained weights; issue #4) ---- */
+/* ---- channels_first.c ----
+ * The conversion of one channels_first model (nested models get their own context) while
+ * model_config.c builds it; every call does nothing when the model is not converted. */
+typedef struct ic__cf_ctx {
+    ic__keras_build *kb; /* where the Dense fixes go; NULL: never convert */
+    int cf;              /* the model is channels_first and is being converted */
+    int64_t (*tag)[3];   /* per node: (C, H, W) when its output is CHW-flattened, else 0s */
+    int cap;             /* nodes in tag */
+} ic__cf_ctx;
+/* What to do once a layer is built (ic__cf_layer's *after). */
+enum { IC__CF_NONE = 0, IC__CF_PASS, IC__CF_FLATTEN, IC__CF_DENSE };
+/* Starts the conversion when kb is given and some layer of the list is channels_first;
+ * cap bounds the node indices of the model. */
+ic_status ic__cf_init(ic__cf_ctx *x, ic__keras_build *kb, const struct cJSON *layers, int cap);
+void ic__cf_free(ic__cf_ctx *x);
+/* (C, H, W) -> (H, W, C) for an image input of a converted model. */
+void ic__cf_input(const ic__cf_ctx *x, int nd, int64_t *shape);
+/* The converted config (*dup, NULL = use cfg as is; the caller deletes it) of layer name
+ * of class cls with input nodes ins[0..k), and what to do once it is built (*after).
+ * Errors name the layer when the model cannot be converted. */
+ic_status ic__cf_layer(const ic__cf_ctx *x, const ic_model *m, const char *cls, const char *name,
+                       const struct cJSON *cfg, const int *ins, int k, struct cJSON **dup,
+                       int *after);
+/* After node `node` (layer l, first input node in0) was built. */
+ic_status ic__cf_after(ic__cf_ctx *x, int after, int node, int in0, const ic_layer *l);
+/* The output of a converted model must not depend on the layout. */
+ic_status ic__cf_output(const ic__cf_ctx *x, const ic_model *m);
+
+/* ---- weights_registry.c, download.c (pretrained weights) ---- */
 /* The cache directory's path from the environment, without creating it. */
 ic_status ic__weights_cache_path(char *buf, size_t size);
 /* ic_weights_fetch for any file: downloads url into <cache dir>/<file> (a plain file

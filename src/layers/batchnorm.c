@@ -208,3 +208,17 @@ ic_status ic_layer_batch_normalization(ic_layer **out, const ic_batchnorm_opts *
     *out = &b->base;
     return IC_OK;
 }
+
+/* Keras BatchNormalization config -> layer (the last axis only). */
+ic_status ic__batch_normalization_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    ic_batchnorm_opts o = ic_batchnorm_opts_default();
+    ic_status s;
+    if ((s = ic__rd_axis(r)) || (s = ic__rd_float(r, "momentum", o.momentum, &o.momentum)) ||
+        (s = ic__rd_float(r, "epsilon", o.epsilon, &o.epsilon)) ||
+        (s = ic__rd_bool(r, "center", 1, &o.center)) || (s = ic__rd_bool(r, "scale", 1, &o.scale)))
+        return s;
+    ic__rd_warn_ignored(r);
+    o.name = r->name;
+    return ic_layer_batch_normalization(out, &o);
+}

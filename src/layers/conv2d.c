@@ -206,3 +206,47 @@ ic_status ic_layer_depthwise_conv2d(ic_layer **out, const ic_conv2d_opts *o)
 {
     return make_conv(out, o, 1);
 }
+
+/* Keras Conv2D / DepthwiseConv2D config -> layer (the inverse of conv_get_config, plus
+ * ints for pairs). Dilation and groups other than 1 are refused. */
+static ic_status conv_from_config(const ic__cfg_rd *r, int depthwise, ic_layer **out)
+{
+    ic_conv2d_opts o = ic_conv2d_opts_default(0, 0, 0);
+    int dh, dw;
+    ic_status s;
+    if ((!depthwise && (s = ic__rd_int(r, "filters", 0, 0, &o.filters))) ||
+        (s = ic__rd_pair(r, "kernel_size", 0, 0, &o.kernel_h, &o.kernel_w)) ||
+        (s = ic__rd_pair(r, "strides", 1, 1, &o.stride_h, &o.stride_w)) ||
+        (s = ic__rd_padding(r, &o.padding)) || (s = ic__rd_channels_last(r)) ||
+        (s = ic__rd_pair(r, "dilation_rate", 1, 1, &dh, &dw)) ||
+        (s = ic__rd_activation(r, 0, &o.activation)) ||
+        (s = ic__rd_bool(r, "use_bias", 1, &o.use_bias)) ||
+        (depthwise && (s = ic__rd_int(r, "depth_multiplier", 1, 1, &o.depth_multiplier))))
+        return s;
+    if (dh != 1 || dw != 1)
+        return ic_seterr(IC_ERR_UNSUPPORTED,
+                         "layer '%s' (%s): dilation_rate (%d, %d) is not supported (1 only)",
+                         r->name, r->cls, dh, dw);
+    int groups;
+    if ((s = ic__rd_int(r, "groups", 1, 1, &groups)))
+        return s;
+    if (groups != 1)
+        return ic_seterr(IC_ERR_UNSUPPORTED, "layer '%s' (%s): groups %d is not supported (1 only)",
+                         r->name, r->cls, groups);
+    if (o.kernel_h < 1 || o.kernel_w < 1 || o.stride_h < 1 || o.stride_w < 1)
+        return ic__rd_bad(r, o.kernel_h < 1 || o.kernel_w < 1 ? "kernel_size" : "strides",
+                          "positive integers");
+    ic__rd_warn_ignored(r);
+    o.name = r->name;
+    return depthwise ? ic_layer_depthwise_conv2d(out, &o) : ic_layer_conv2d(out, &o);
+}
+
+ic_status ic__conv2d_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    return conv_from_config(r, 0, out);
+}
+
+ic_status ic__depthwise_conv2d_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    return conv_from_config(r, 1, out);
+}

@@ -74,6 +74,13 @@ ic_status ic_layer_flatten(ic_layer **out, const char *name)
     return IC_OK;
 }
 
+/* Keras Flatten config -> layer. */
+ic_status ic__flatten_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    ic_status s = ic__rd_channels_last(r);
+    return s ? s : ic_layer_flatten(out, r->name);
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* Dropout                                                                             */
 /* ---------------------------------------------------------------------------------- */
@@ -203,6 +210,18 @@ ic_status ic_layer_dropout(ic_layer **out, float rate, const char *name)
     d->rate = rate;
     *out = &d->base;
     return IC_OK;
+}
+
+/* Keras Dropout config -> layer: rate is required; a noise_shape is not supported. */
+ic_status ic__dropout_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    float rate;
+    ic_status s;
+    if (!ic__rd_field(r, "rate"))
+        return ic__rd_bad(r, "rate", "a number");
+    if ((s = ic__rd_float(r, "rate", 0.f, &rate)) || (s = ic__rd_null(r, "noise_shape")))
+        return s;
+    return ic_layer_dropout(out, rate, r->name);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -357,6 +376,38 @@ ic_status ic_layer_relu(ic_layer **out, float max_value, const char *name)
     return make_act(out, &relu_vt, act, name, "re_lu");
 }
 
+/* Keras Activation config -> layer (the activation is required). */
+ic_status ic__activation_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    ic_activation act;
+    ic_status s = ic__rd_activation(r, 1, &act);
+    return s ? s : ic_layer_activation(out, act, r->name);
+}
+
+/* Keras ReLU config -> layer: max_value null or 6 (MobileNetV2's ReLU(6.)); a leaky or
+ * thresholded ReLU is refused. */
+ic_status ic__relu_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    float mv = 0.f, slope, thr;
+    const cJSON *v = ic__rd_field(r, "max_value");
+    ic_status s;
+    if (v && !cJSON_IsNull(v) && (s = ic__rd_float(r, "max_value", 0.f, &mv)))
+        return s;
+    if ((s = ic__rd_float(r, "negative_slope", 0.f, &slope)) ||
+        (s = ic__rd_float(r, "threshold", 0.f, &thr)))
+        return s;
+    if (slope != 0.f || thr != 0.f)
+        return ic_seterr(IC_ERR_UNSUPPORTED,
+                         "layer '%s' (ReLU): negative_slope %g / threshold %g are not supported "
+                         "(0 only)",
+                         r->name, (double)slope, (double)thr);
+    if (v && !cJSON_IsNull(v) && mv <= 0.f)
+        return ic__rd_bad(r, "max_value", "null or a positive number");
+    if ((s = ic_layer_relu(out, mv, r->name)))
+        return ic__errctx(s, "layer '%s'", r->name);
+    return IC_OK;
+}
+
 /* ---------------------------------------------------------------------------------- */
 /* ZeroPadding2D                                                                       */
 /* ---------------------------------------------------------------------------------- */
@@ -467,4 +518,33 @@ ic_status ic_layer_zero_padding2d(ic_layer **out, int top, int bottom, int left,
     z->right = right;
     *out = &z->base;
     return IC_OK;
+}
+
+/* Keras ZeroPadding2D config -> layer: padding an int, (h, w) or ((top, bottom), (left,
+ * right)); absent means 1 on every side. */
+ic_status ic__zero_padding2d_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    const cJSON *v = ic__rd_field(r, "padding");
+    int p[4] = {1, 1, 1, 1};
+    if (ic__json_is_int(v)) {
+        p[0] = p[1] = p[2] = p[3] = (int)v->valuedouble;
+    } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2) {
+        for (int i = 0; i < 2; i++) {
+            const cJSON *e = cJSON_GetArrayItem(v, i);
+            if (ic__json_is_int(e)) {
+                p[2 * i] = p[2 * i + 1] = (int)e->valuedouble;
+            } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
+                       ic__json_is_int(cJSON_GetArrayItem(e, 0)) &&
+                       ic__json_is_int(cJSON_GetArrayItem(e, 1))) {
+                p[2 * i] = (int)cJSON_GetArrayItem(e, 0)->valuedouble;
+                p[2 * i + 1] = (int)cJSON_GetArrayItem(e, 1)->valuedouble;
+            } else {
+                return ic__rd_bad(r, "padding", "an int, (h, w) or ((top, bottom), (left, right))");
+            }
+        }
+    } else if (v) {
+        return ic__rd_bad(r, "padding", "an int, (h, w) or ((top, bottom), (left, right))");
+    }
+    ic_status s = ic__rd_channels_last(r);
+    return s ? s : ic_layer_zero_padding2d(out, p[0], p[1], p[2], p[3], r->name);
 }

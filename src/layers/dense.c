@@ -148,3 +148,16 @@ ic_status ic_layer_dense(ic_layer **out, int units, ic_activation act, int use_b
     *out = &dl->base;
     return IC_OK;
 }
+
+/* Keras Dense config -> layer (initializers are ignored: the weights come from the file). */
+ic_status ic__dense_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    int units = 0, use_bias = 1;
+    ic_activation act;
+    ic_status s;
+    if ((s = ic__rd_int(r, "units", 0, 0, &units)) || (s = ic__rd_activation(r, 0, &act)) ||
+        (s = ic__rd_bool(r, "use_bias", 1, &use_bias)))
+        return s;
+    ic__rd_warn_ignored(r);
+    return ic_layer_dense(out, units, act, use_bias, r->name);
+}

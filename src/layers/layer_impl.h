@@ -18,7 +18,7 @@
 
 #define IC__MAX_LAYER_PARAMS 4
 
-struct cJSON; /* <cjson/cJSON.h>; only get_config implementations include it */
+struct cJSON; /* <cjson/cJSON.h>; only get_config / from_config implementations include it */
 
 typedef struct ic__shape {
     int ndim; /* per sample: 3 for (H, W, C), 1 for (features) */
@@ -73,7 +73,8 @@ typedef struct ic__layer_vtbl {
     void (*destroy)(ic_layer *l);
     /* Writes Keras 2.2.4's layer.get_config() fields (name, trainable, then the class's
      * options, with Keras's names and value forms) into the JSON object config. The
-     * inverse is ic__layer_from_config (src/io/config.c). IC_ERR_NOMEM only. */
+     * inverse is the class's from_config, found through layer_registry.c. IC_ERR_NOMEM
+     * only. */
     ic_status (*get_config)(const ic_layer *l, struct cJSON *config);
 } ic__layer_vtbl;
 
@@ -153,6 +154,61 @@ ic_status ic__cfg_json(ic_status s, struct cJSON *c, const char *key, const char
     "\"distribution\":\"uniform\",\"seed\":null}}"
 #define IC__CFG_ZEROS "{\"class_name\":\"Zeros\",\"config\":{}}"
 #define IC__CFG_ONES "{\"class_name\":\"Ones\",\"config\":{}}"
+
+/* ---- from_config (layer_config_read.c, layer_registry.c) ----
+ * Each layer file defines the from_config of its classes next to their get_config: it
+ * reads the Keras config through the helpers below and builds the layer with the public
+ * constructor. The common fields (name, trainable, dtype) are handled by the caller
+ * (ic__layer_from_config in src/io/model_config.c). */
+typedef struct ic__cfg_rd {
+    const char *name;        /* the layer's name, "" when the config has none */
+    const char *cls;         /* the class name as the file spells it */
+    const struct cJSON *cfg; /* the config object */
+} ic__cfg_rd;
+typedef ic_status (*ic__from_config_fn)(const ic__cfg_rd *r, ic_layer **out);
+/* One readable Keras class; alias marks another spelling of the class before it
+ * ("Convolution2D" for "Conv2D"). */
+typedef struct ic__layer_reader {
+    const char *cls;
+    ic__from_config_fn from_config;
+    int alias;
+} ic__layer_reader;
+/* The reader of a class, NULL when the class is not supported. */
+const ic__layer_reader *ic__layer_reader_find(const char *cls);
+/* The whole table (*n entries), in the order error messages list the classes. */
+const ic__layer_reader *ic__layer_readers(int *n);
+
+/* The field (NULL when absent). */
+const struct cJSON *ic__rd_field(const ic__cfg_rd *r, const char *key);
+/* IC_ERR_FORMAT "layer 'x' (Cls): field 'key' must be <want>, got <value>". */
+ic_status ic__rd_bad(const ic__cfg_rd *r, const char *key, const char *want);
+/* A number with an integral value of magnitude below 1e9. */
+int ic__json_is_int(const struct cJSON *v);
+/* Integer field; def is used when absent, which is an error when def_ok is 0. */
+ic_status ic__rd_int(const ic__cfg_rd *r, const char *key, int def_ok, int def, int *out);
+ic_status ic__rd_float(const ic__cfg_rd *r, const char *key, float def, float *out);
+/* true/false, or an integer (0 = false). */
+ic_status ic__rd_bool(const ic__cfg_rd *r, const char *key, int def, int *out);
+/* An int or a list of two ints (kernel_size, strides, pool_size). */
+ic_status ic__rd_pair(const ic__cfg_rd *r, const char *key, int def_ok, int def, int *a, int *b);
+/* "valid" (also when absent) or "same". */
+ic_status ic__rd_padding(const ic__cfg_rd *r, ic_padding *out);
+/* An activation name; absent (unless required) or null is linear. */
+ic_status ic__rd_activation(const ic__cfg_rd *r, int required, ic_activation *out);
+/* data_format absent, null or "channels_last" (a channels_first model is converted before
+ * its layers are read, src/io/channels_first.c). */
+ic_status ic__rd_channels_last(const ic__cfg_rd *r);
+/* A field that must be null or absent for the layer to mean what is computed here. */
+ic_status ic__rd_null(const ic__cfg_rd *r, const char *key);
+/* Regularizers and constraints change only training and are not implemented: a
+ * non-null one is logged as ignored. */
+void ic__rd_warn_ignored(const ic__cfg_rd *r);
+/* axis -1, or a positive int / [int] that the model builder checks against the input
+ * rank once the layer is built. */
+ic_status ic__rd_axis(const ic__cfg_rd *r);
+/* dtype absent, null, "float32", or a Keras 3 / mixed-precision policy object
+ * {"class_name": "DTypePolicy"|"Policy", "config": {"name": "float32"}}. */
+int ic__cfg_dtype_ok(const struct cJSON *dt);
 
 /* The InputLayer (src/layers/input.c). */
 ic_status ic__layer_input(ic_layer **out, const ic__shape *shape, const char *name);

@@ -173,3 +173,15 @@ ic_status ic_layer_concatenate(ic_layer **out, const char *name)
     *out = l;
     return IC_OK;
 }
+
+/* Keras Add / Concatenate configs -> layers (Concatenate along the last axis only). */
+ic_status ic__add_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    return ic_layer_add(out, r->name);
+}
+
+ic_status ic__concatenate_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    ic_status s = ic__rd_axis(r);
+    return s ? s : ic_layer_concatenate(out, r->name);
+}

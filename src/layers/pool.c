@@ -199,3 +199,56 @@ ic_status ic_layer_global_max_pooling2d(ic_layer **out, const char *name)
 {
     return make_pool(out, NULL, &gmp_vt, "global_max_pooling2d", IC__POOL_MAX, 1, name);
 }
+
+/* Keras _Pooling2D config -> layer: strides null or absent mean the pool size. */
+static ic_status pool_from_config(const ic__cfg_rd *r, int avg, ic_layer **out)
+{
+    ic_pool2d_opts o = ic_pool2d_opts_default();
+    ic_status s;
+    if ((s = ic__rd_pair(r, "pool_size", 1, 2, &o.pool_h, &o.pool_w)))
+        return s;
+    const cJSON *st = ic__rd_field(r, "strides");
+    if (st && !cJSON_IsNull(st) &&
+        (s = ic__rd_pair(r, "strides", 0, 0, &o.stride_h, &o.stride_w)))
+        return s;
+    if ((s = ic__rd_padding(r, &o.padding)) || (s = ic__rd_channels_last(r)))
+        return s;
+    o.name = r->name;
+    return avg ? ic_layer_average_pooling2d(out, &o) : ic_layer_max_pooling2d(out, &o);
+}
+
+/* Keras _GlobalPooling2D config -> layer (keepdims is not supported). */
+static ic_status global_pool_from_config(const ic__cfg_rd *r, int avg, ic_layer **out)
+{
+    ic_status s = ic__rd_channels_last(r);
+    int keep;
+    if (!s)
+        s = ic__rd_bool(r, "keepdims", 0, &keep);
+    if (!s && keep)
+        s = ic_seterr(IC_ERR_UNSUPPORTED, "layer '%s' (%s): keepdims is not supported", r->name,
+                      r->cls);
+    if (s)
+        return s;
+    return avg ? ic_layer_global_average_pooling2d(out, r->name)
+               : ic_layer_global_max_pooling2d(out, r->name);
+}
+
+ic_status ic__max_pooling2d_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    return pool_from_config(r, 0, out);
+}
+
+ic_status ic__average_pooling2d_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    return pool_from_config(r, 1, out);
+}
+
+ic_status ic__global_average_pooling2d_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    return global_pool_from_config(r, 1, out);
+}
+
+ic_status ic__global_max_pooling2d_from_config(const ic__cfg_rd *r, ic_layer **out)
+{
+    return global_pool_from_config(r, 0, out);
+}
