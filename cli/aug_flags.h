@@ -9,7 +9,7 @@
 
 #include "imgclass/imgclass.h"
 
-/* Options as given. --augment starts from ic_image_data_generator_seed() (rescale 1/255
+/* Options as given. --augment starts from ic_image_data_generator_book() (rescale 1/255
  * included); every explicit option overrides its field, whatever the order on the line. */
 typedef struct ic_cli_aug {
     int augment;                 /* --augment seen */

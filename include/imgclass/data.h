@@ -81,9 +81,9 @@ typedef struct ic_image_data_generator {
 
 /* No augmentation, no rescale (Keras's defaults). */
 ic_image_data_generator ic_image_data_generator_default(void);
-/* The seed's training generator: rescale 1/255, rotation 40, shifts 0.2, shear 0.2,
+/* The book's training generator: rescale 1/255, rotation 40, shifts 0.2, shear 0.2,
  * zoom 0.2, horizontal flip, fill nearest. */
-ic_image_data_generator ic_image_data_generator_seed(void);
+ic_image_data_generator ic_image_data_generator_book(void);
 ic_status ic_fill_mode_parse(const char *name, ic_fill_mode *out);
 
 /* One draw of Keras's get_random_transform. theta and shear in degrees; tx (rows) and
