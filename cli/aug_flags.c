@@ -165,7 +165,7 @@ void ic_cli_aug_help(FILE *fp)
 {
     fprintf(fp,
             "augmentation (Keras image_data_generator; none by default):\n"
-            "  --augment               the seed's set: rotation 40, width/height shift 0.2,\n"
+            "  --augment               the book's set: rotation 40, width/height shift 0.2,\n"
             "                          shear 0.2, zoom 0.2, horizontal flip, fill nearest\n"
             "                          (the options below override single fields)\n"
             "  --rotation-range DEG    rotation drawn from [-DEG, DEG) degrees\n"

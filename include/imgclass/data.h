@@ -167,7 +167,7 @@ const char *ic_dir_iterator_found(const ic_dir_iterator *it, char *buf, size_t s
 /* Moves the stream so that the next batch handed out is batch number `batch` (counted
  * from 0 over all passes, as Keras's total_batches_seen): the prefetching workers are
  * stopped, prefetched batches dropped and the workers restarted at that batch. Batches
- * depend only on their number (and the seed), so after a seek to k the stream is exactly
+ * depend only on their number (and the random seed), so after a seek to k the stream is exactly
  * the one an iterator that has handed out k batches continues with: this is how a stopped
  * training run resumes. Invalidates the tensors of the last batch handed out. */
 ic_status ic_dir_iterator_seek(ic_dir_iterator *it, int64_t batch);
