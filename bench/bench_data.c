@@ -39,7 +39,7 @@ static int is_dir(const char *p)
 
 static int run(const char *dir, int threads, int batches)
 {
-    ic_image_data_generator g = ic_image_data_generator_seed();
+    ic_image_data_generator g = ic_image_data_generator_book();
     ic_flow_opts o = ic_flow_opts_default();
     o.target_h = o.target_w = 150;
     o.batch_size = 20;

@@ -85,7 +85,7 @@ static ic_model *vgg_base(void)
     return m;
 }
 
-static ic_model *seed_model(const char *unfreeze_from)
+static ic_model *book_model(const char *unfreeze_from)
 {
     ic_model *base = vgg_base(), *m;
     ic_layer *l;
@@ -129,9 +129,9 @@ static void setup(const char *test, workload *w)
     } else {
         w->train = 1;
         if (!strcmp(test, "feat"))
-            w->model = seed_model(NULL);
+            w->model = book_model(NULL);
         else if (!strcmp(test, "finetune"))
-            w->model = seed_model("block3_conv1");
+            w->model = book_model("block3_conv1");
         else if (!strcmp(test, "small"))
             TRY("smallcnn", ic_app_smallcnn(&w->model, 150, 150, 3, 0.5f, 2));
         else {

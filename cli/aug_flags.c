@@ -138,7 +138,7 @@ int ic_cli_aug_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_aug *a
 ic_image_data_generator ic_cli_aug_generator(const ic_cli_aug *a)
 {
     ic_image_data_generator g =
-        a->augment ? ic_image_data_generator_seed() : ic_image_data_generator_default();
+        a->augment ? ic_image_data_generator_book() : ic_image_data_generator_default();
     const ic_image_data_generator *o = &a->opt;
     if (a->given & G_ROT)
         g.rotation_range = o->rotation_range;
@@ -165,7 +165,7 @@ void ic_cli_aug_help(FILE *fp)
 {
     fprintf(fp,
             "augmentation (Keras image_data_generator; none by default):\n"
-            "  --augment               the seed's set: rotation 40, width/height shift 0.2,\n"
+            "  --augment               the book's set: rotation 40, width/height shift 0.2,\n"
             "                          shear 0.2, zoom 0.2, horizontal flip, fill nearest\n"
             "                          (the options below override single fields)\n"
             "  --rotation-range DEG    rotation drawn from [-DEG, DEG) degrees\n"

@@ -1,4 +1,4 @@
-/* cmd_finetune.c - `imgclass finetune`: the seed's fine-tuning. Loads a model trained by
+/* cmd_finetune.c - `imgclass finetune`: the book's fine-tuning. Loads a model trained by
  * `imgclass train --base ...`, unfreezes its nested base from a layer on
  * (unfreeze_weights(conv_base, from = "block3_conv1")), recompiles with a fresh optimizer
  * (as compiling again does in Keras) and trains on, with the same options as train. */
@@ -167,7 +167,7 @@ out:
     return rc;
 }
 
-/* ---- models saved by Keras itself (issue #8) ---- */
+/* ---- models saved by Keras itself ---- */
 
 /* Moves the Keras-file options (--config, --weights, --classes, --rescale, --preprocess)
  * out of argv into ko; with --config and --weights, the weights file becomes the model

@@ -1,5 +1,5 @@
 /* cmd_summary.c - `imgclass summary`: the Keras table of a saved model (with its meta), of
- * a known architecture, alone or as the seed stacks it (a pretrained base + Flatten +
+ * a known architecture, alone or as the book stacks it (a pretrained base + Flatten +
  * Dense head), optionally after loading a weights file into it. */
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ static void help(void)
            "                      convnet)\n"
            "  --base NAME         a base (vgg16, vgg19, mobilenet_v2, resnet50) nested as one\n"
            "                      layer, followed by Flatten, Dense(UNITS, relu) and\n"
-           "                      Dense(1, sigmoid) (the seed; no Flatten with --pooling)\n"
+           "                      Dense(1, sigmoid) (the book; no Flatten with --pooling)\n"
            "  --alpha A           MobileNetV2 width: 0.35, 0.5, 0.75, 1.0 (default), 1.3, 1.4\n"
            "  --weights FILE      load a Keras HDF5 weights file (by layer order, as Keras's\n"
            "                      load_weights) into the model (--model) or the base (--base)\n"

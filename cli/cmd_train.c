@@ -1,4 +1,4 @@
-/* cmd_train.c - `imgclass train`: the seed's three ways to train on a small dataset: the
+/* cmd_train.c - `imgclass train`: the book's three ways to train on a small dataset: the
  * book's convnet from scratch (--model smallcnn, with --augment), a pretrained base with
  * a dense head (--base vgg16 --head 256, base frozen), and fast feature extraction
  * (--cache-features: the frozen base runs once over the images, the head trains on the

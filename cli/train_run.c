@@ -82,7 +82,7 @@ static int open_flow(const tr_opts *o, const char *dir, int shuffle, int64_t h, 
     f.n_classes = n_classes;
     /* Default: half the compute threads, at least 1. The workers share the cores with the
      * training step, and one worker on 2 cores still decodes and augments ~1,000 images/s,
-     * far above what a step consumes: with 2 workers the seed's VGG16 feature-extraction
+     * far above what a step consumes: with 2 workers the book's VGG16 feature-extraction
      * epoch took 44-46 s, with 1 worker 42 s (docs/performance.md). Batches do not depend
      * on the number of workers. */
     int nt = ic_num_threads();
@@ -162,7 +162,7 @@ int tr_data_open(const tr_opts *o, int64_t h, int64_t w, const char *const *clas
         vclasses = names;
     }
     mode = k == 2 ? IC_CLASS_BINARY : IC_CLASS_CATEGORICAL;
-    /* Validation shuffles too, as the seed's flow_images_from_directory does by default:
+    /* Validation shuffles too, as the book's flow_images_from_directory does by default:
      * with --validation-steps shorter than a pass, an in-order iterator would see only
      * the first class. */
     if ((rc = open_flow(o, vdir, 1, h, w, vclasses, k, mode, gval, &d->val))) {

@@ -81,9 +81,9 @@ typedef struct ic_image_data_generator {
 
 /* No augmentation, no rescale (Keras's defaults). */
 ic_image_data_generator ic_image_data_generator_default(void);
-/* The seed's training generator: rescale 1/255, rotation 40, shifts 0.2, shear 0.2,
+/* The book's training generator: rescale 1/255, rotation 40, shifts 0.2, shear 0.2,
  * zoom 0.2, horizontal flip, fill nearest. */
-ic_image_data_generator ic_image_data_generator_seed(void);
+ic_image_data_generator ic_image_data_generator_book(void);
 ic_status ic_fill_mode_parse(const char *name, ic_fill_mode *out);
 
 /* One draw of Keras's get_random_transform. theta and shear in degrees; tx (rows) and
@@ -167,7 +167,7 @@ const char *ic_dir_iterator_found(const ic_dir_iterator *it, char *buf, size_t s
 /* Moves the stream so that the next batch handed out is batch number `batch` (counted
  * from 0 over all passes, as Keras's total_batches_seen): the prefetching workers are
  * stopped, prefetched batches dropped and the workers restarted at that batch. Batches
- * depend only on their number (and the seed), so after a seek to k the stream is exactly
+ * depend only on their number (and the random seed), so after a seek to k the stream is exactly
  * the one an iterator that has handed out k batches continues with: this is how a stopped
  * training run resumes. Invalidates the tensors of the last batch handed out. */
 ic_status ic_dir_iterator_seek(ic_dir_iterator *it, int64_t batch);

@@ -1,4 +1,6 @@
-/* imgclass.h - umbrella header for the imgclass C API. */
+/* imgclass.h - umbrella header for the imgclass C API: image classification on small
+ * datasets as in Chollet & Allaire's "Image Classification on Small Datasets with Keras"
+ * ("the book" in these headers). */
 #ifndef IMGCLASS_H
 #define IMGCLASS_H
 

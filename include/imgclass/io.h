@@ -37,7 +37,7 @@ ic_status ic_model_save_weights(const ic_model *m, const char *path);
 /* ---- imgclass model files ---- */
 
 typedef enum ic_preprocess {
-    IC_PREPROCESS_NONE = 0, /* only the generator's rescale (the seed's 1/255) */
+    IC_PREPROCESS_NONE = 0, /* only the generator's rescale (the book's 1/255) */
     IC_PREPROCESS_CAFFE,    /* RGB->BGR, minus ImageNet means (VGG, ResNet50) */
     IC_PREPROCESS_TF,       /* x / 127.5 - 1 (MobileNetV2) */
     IC_PREPROCESS_TORCH     /* x / 255, minus mean, divided by std per channel */

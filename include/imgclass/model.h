@@ -3,7 +3,7 @@
  * A model owns its layers. Nodes are small integers returned by ic_model_input and
  * ic_model_apply (the functional API); ic_model_add appends a layer fed by the last
  * node (the sequential API). A model can be used as a layer of another model with
- * ic_layer_from_model: the outer model then owns the inner one, exactly as the seed
+ * ic_layer_from_model: the outer model then owns the inner one, exactly as the book
  * stacks conv_base inside a sequential model.
  */
 #ifndef IMGCLASS_MODEL_H
@@ -77,7 +77,7 @@ ic_tensor *ic_model_weight(const ic_model *m, int i, const char **name);
 
 /* ---- Summary ---- */
 /* Prints Keras's model.summary() table. line_length 0 = 80 (R's default width, as in
- * the seed); Keras Python's default is 65. */
+ * the book); Keras Python's default is 65. */
 ic_status ic_model_summary(const ic_model *m, FILE *fp, int line_length);
 
 /* ---- Compute precision ---- */

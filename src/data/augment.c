@@ -44,7 +44,7 @@ ic_image_data_generator ic_image_data_generator_default(void)
     return g;
 }
 
-ic_image_data_generator ic_image_data_generator_seed(void)
+ic_image_data_generator ic_image_data_generator_book(void)
 {
     ic_image_data_generator g = ic_image_data_generator_default();
     g.rescale = (float)(1.0 / 255.0);

@@ -16,7 +16,7 @@
  * whose file changed on disk is simply not found. A batch with any image not stored yet
  * runs the base on the whole batch and stores what is new: that is the first validation,
  * or the first few while --validation-steps is shorter than a pass. The images are still
- * decoded every epoch (under 1 s for the seed's 1,000 on two cores, where VGG16 takes
+ * decoded every epoch (under 1 s for the book's 1,000 on two cores, where VGG16 takes
  * over a minute on them).
  *
  * Exactness rests on one property of the backends: the base's output for an image does

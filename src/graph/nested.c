@@ -1,5 +1,5 @@
 /* nested.c - a model used as a layer of another model (Keras: a Network is a Layer),
- * as the seed stacks conv_base inside a sequential model. The layer's state is a plan of
+ * as the book stacks conv_base inside a sequential model. The layer's state is a plan of
  * the inner model for the outer batch size. */
 #include <string.h>
 

@@ -31,7 +31,7 @@ static void test_defaults(void)
     CHECK(d.rescale == 0 && d.rotation_range == 0 && d.width_shift_range == 0 &&
           d.height_shift_range == 0 && d.shear_range == 0 && d.zoom_lo == 1 && d.zoom_hi == 1 &&
           !d.horizontal_flip && !d.vertical_flip && d.fill_mode == IC_FILL_NEAREST && d.cval == 0);
-    ic_image_data_generator s = ic_image_data_generator_seed();
+    ic_image_data_generator s = ic_image_data_generator_book();
     CHECK(s.rescale == (float)(1.0 / 255) && s.rotation_range == 40 &&
           s.width_shift_range == 0.2f && s.height_shift_range == 0.2f && s.shear_range == 0.2f &&
           s.zoom_lo == 0.8f && s.zoom_hi == 1.2f && s.horizontal_flip && !s.vertical_flip &&
@@ -70,7 +70,7 @@ static void test_draw_order(void)
     CHECK(ic_np_random_sample(&r) == ic_np_random_sample(&q)); /* same number of draws */
 
     /* Everything: theta, tx (rows, * h), ty (cols, * w), shear, zx, zy, flips. */
-    g = ic_image_data_generator_seed();
+    g = ic_image_data_generator_book();
     g.vertical_flip = 1;
     ic_np_random_seed(&r, 3);
     ic_np_random_seed(&q, 3);
@@ -332,7 +332,7 @@ static void test_threads_and_time(void)
     if (!x || !y)
         exit(1);
     t_fill_uniform(x, N, 2, 0, 255);
-    g = ic_image_data_generator_seed();
+    g = ic_image_data_generator_book();
     ic_transform s = {-6.64, 13.2, -29.99, -0.079, 0.8587, 0.8369, 1, 0};
     int reps = 200;
     OK(ic_augment_apply(&g, &s, x, 150, 150, 3, y));

@@ -162,7 +162,7 @@ int main(void)
         const char *set;
         int flips;
     } draws[] = {{1, "seed_draw_1", 1}, {4, "seed_draw_4", 0}};
-    ic_image_data_generator seedgen = ic_image_data_generator_seed();
+    ic_image_data_generator bookgen = ic_image_data_generator_book();
     double max_pdiff = 0;
     for (int d = 0; d < 2; d++) {
         double p[7];
@@ -172,7 +172,7 @@ int main(void)
         ic_np_random r;
         ic_transform t;
         ic_np_random_seed(&r, draws[d].seed);
-        ic_augment_random_transform(&seedgen, HH, WW, &r, &t);
+        ic_augment_random_transform(&bookgen, HH, WW, &r, &t);
         double v[6] = {t.theta, t.tx, t.ty, t.shear, t.zx, t.zy};
         for (int i = 0; i < 6; i++) {
             double diff = fabs(v[i] - p[i]);
@@ -199,8 +199,8 @@ int main(void)
         ic_np_random r;
         ic_transform t;
         ic_np_random_seed(&r, 1);
-        ic_augment_random_transform(&seedgen, HH, WW, &r, &t);
-        OK(ic_augment_apply(&seedgen, &t, input, HH, WW, CC, got));
+        ic_augment_random_transform(&bookgen, HH, WW, &r, &t);
+        OK(ic_augment_apply(&bookgen, &t, input, HH, WW, CC, got));
         check_exact("seed 1 pipeline vs rescale/output", got, want, NV);
     }
     free(resc_in);

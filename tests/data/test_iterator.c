@@ -475,7 +475,7 @@ static void test_threads(void)
         snprintf(rel, sizeof rel, "aug/%s/%02d.png", i % 2 ? "dogs" : "cats", i);
         write_png(rel, 32, 30, i, 0);
     }
-    ic_image_data_generator g = ic_image_data_generator_seed();
+    ic_image_data_generator g = ic_image_data_generator_book();
     ic_flow_opts o = small_opts(24, 5);
     o.shuffle = 1;
     o.seed = 42;
@@ -662,7 +662,7 @@ static void test_free_midway(void)
         snprintf(rel, sizeof rel, "many/%c/%02d.png", 'a' + i % 3, i);
         write_png(rel, 48, 48, i, 0);
     }
-    ic_image_data_generator g = ic_image_data_generator_seed();
+    ic_image_data_generator g = ic_image_data_generator_book();
     ic_flow_opts o = small_opts(40, 4);
     o.shuffle = 1;
     o.threads = 4;

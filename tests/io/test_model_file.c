@@ -165,7 +165,7 @@ static int json_is(const cJSON *v, const char *text)
 
 /* ---- Models ---- */
 
-static ic_model *seed_model(void)
+static ic_model *book_model(void)
 {
     ic_app_opts ao = ic_app_opts_default();
     ao.input_shape[0] = ao.input_shape[1] = 150;
@@ -325,9 +325,9 @@ static ic_model *resume_model(ic_optimizer_kind kind)
 
 /* ---- Tests ---- */
 
-static void test_seed_model(void)
+static void test_book_model(void)
 {
-    ic_model *m = seed_model();
+    ic_model *m = book_model();
     CHECK(ic_model_count_trainable_params(m) == 2097665); /* KERAS_REFERENCE 6 (150x150) */
     /* model_config content */
     cJSON *root = config_of(m);
@@ -898,7 +898,7 @@ int main(void)
                  {"resume", test_exact_resume},
                  {"faults", test_faults},
                  {"big_config", test_big_config},
-                 {"seed", test_seed_model}};
+                 {"book", test_book_model}};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);

@@ -43,7 +43,7 @@ static ic_model *train(uint64_t seed, double *final_loss)
     ic_compile_opts c = ic_compile_opts_default();
     c.optimizer.lr = 1e-3f;
     OK(ic_model_compile(m, &c));
-    ic_image_data_generator g = ic_image_data_generator_seed();
+    ic_image_data_generator g = ic_image_data_generator_book();
     ic_image_data_generator gv = ic_image_data_generator_default();
     gv.rescale = 1.0f / 255;
     ic_flow_opts o = ic_flow_opts_default();

@@ -232,7 +232,7 @@ static ic_status st_flow(void)
     char p[4200];
     path_in(p, sizeof p, "data");
     ic_dir_iterator *it = NULL;
-    ic_image_data_generator g = ic_image_data_generator_seed();
+    ic_image_data_generator g = ic_image_data_generator_book();
     ic_flow_opts o = ic_flow_opts_default();
     o.target_h = o.target_w = 24;
     o.class_mode = IC_CLASS_BINARY;

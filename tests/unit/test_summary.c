@@ -87,7 +87,7 @@ static void check_text(const char *what, const char *got, const char *want)
     CHECKF(!strcmp(got, want), "%s differs; got:\n%s", what, got);
 }
 
-static ic_model *seed_model(ic_model *base)
+static ic_model *book_model(ic_model *base)
 {
     ic_model *m;
     ic_layer *l;
@@ -120,7 +120,7 @@ int main(void)
     CHECK(ic_model_output_shape(base, shape) == 3 && shape[0] == 4 && shape[1] == 4 &&
           shape[2] == 512);
 
-    ic_model *m = seed_model(base);
+    ic_model *m = book_model(base);
     CHECK(ic_model_count_params(m) == 16812353);
     CHECK(ic_model_count_trainable_params(m) == 16812353);
     CHECKF(ic_model_num_trainable_weights(m) == 30, "trainable weights %d",

@@ -104,7 +104,7 @@ int ic__cpu_isa_has(dnnl_cpu_isa_t isa)
     return (eff & (unsigned)isa) == (unsigned)isa;
 }
 
-/* Backward weights in the bf16 table: bf16 or f32 inputs (issue #7).
+/* Backward weights in the bf16 table: bf16 or f32 inputs.
  * On AVX512_BF16 without AMX (the AMD EPYC this was developed on) oneDNN 2.6's bf16
  * backward weights runs at ~500-600 GFLOP/s against ~300 for f32 (about 2x), so it
  * reads bf16 like the other passes. On Intel AMX, oneDNN 2.6's bf16 backward weights

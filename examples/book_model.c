@@ -1,9 +1,10 @@
-/* seed_model.c - the seed's feature-extraction model through the C API: VGG16's
- * convolutional base (random weights here; load ImageNet weights with
- * ic_model_load_weights), frozen, under a small dense head; one training step on an
- * in-memory batch. Built by `make build` and run by the tests, so it stays correct.
+/* book_model.c - the feature-extraction model of the book (Chollet & Allaire, "Image
+ * Classification on Small Datasets with Keras") through the C API: VGG16's convolutional
+ * base (random weights here; load ImageNet weights with ic_model_load_weights), frozen,
+ * under a small dense head; one training step on an in-memory batch. Built by
+ * `make build` and run by the tests, so it stays correct.
  *
- *   cc seed_model.c $(pkg-config --cflags --libs imgclass) -o seed_model
+ *   cc book_model.c $(pkg-config --cflags --libs imgclass) -o book_model
  */
 #include <stdio.h>
 
