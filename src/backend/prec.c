@@ -24,6 +24,9 @@
  * even narrow ones, and the first layer are as fast or faster in bf16 overall, so they
  * keep it. Both backends' bf16 tables apply this (backend.h's IC__PREC_CREATOR), so the
  * reference backend emulates exactly what the oneDNN backend computes. */
+#include <stdint.h>
+#include <string.h>
+
 #include "backend.h"
 
 ic__prec ic__conv_prec(const ic__conv_desc *d, ic__prec p)
@@ -31,4 +34,18 @@ ic__prec ic__conv_prec(const ic__conv_desc *d, ic__prec p)
     if (p == IC__PREC_BF16 && d->groups > 1)
         return IC__PREC_F32;
     return p;
+}
+
+/* Shared by the reference backend's bf16 emulation and the backend tests, so the
+ * reference kernels need nothing from the registry. */
+float ic__bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
+        return x; /* NaN: rounding could carry it into infinity */
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
+    u &= 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
 }

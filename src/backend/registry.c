@@ -58,15 +58,3 @@ int ic__backend_prec_native(const ic__backend *be, ic__prec p)
         return 1;
     return be->prec_native ? be->prec_native(p) : 0;
 }
-
-float ic__bf16_round(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
-        return x; /* NaN: rounding could carry it into infinity */
-    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
-    u &= 0xffff0000u;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}

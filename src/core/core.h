@@ -1,10 +1,12 @@
 /* core.h - internal helpers shared by every part of the library (private).
- * Errors, allocation through the hooks, the tensor struct, RNG, logging, threads. */
+ * Errors, allocation through the hooks, the tensor struct, RNG, logging, threads,
+ * crash-safe file replacement. */
 #ifndef IC_CORE_H
 #define IC_CORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "imgclass/status.h"
 #include "imgclass/tensor.h"
@@ -13,6 +15,20 @@
 #define IC__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define IC__PRINTF(a, b)
+/* ---- atomic.c: crash-safe file replacement (temp file in the same directory, fsync,
+ * rename, fsync of the directory) ---- */
+typedef struct ic__atomic_file {
+    char path[4096];  /* final name */
+    char tmp[4096];   /* "<dir>/.<name>.tmp.<pid>.<n>" */
+    FILE *fp;         /* open for writing when opened with a stream, else NULL */
+} ic__atomic_file;
+/* Chooses the temp name (and opens it as a stream when want_stream). */
+ic_status ic__atomic_begin(ic__atomic_file *f, const char *path, int want_stream);
+/* Flushes, fsyncs and renames the temp file over path, then fsyncs the directory. */
+ic_status ic__atomic_commit(ic__atomic_file *f);
+/* Removes the temp file (after a failure). Safe to call twice. */
+void ic__atomic_abort(ic__atomic_file *f);
+
 #endif
 
 /* ic_seterr (status.h) stores the message for ic_errmsg(). */
@@ -82,5 +98,19 @@ void ic__threads_init(void);
 
 /* Unique increasing numbers for weight versions (never 0). */
 uint64_t ic__next_version(void);
+
+/* ---- atomic.c: crash-safe file replacement (temp file in the same directory, fsync,
+ * rename, fsync of the directory) ---- */
+typedef struct ic__atomic_file {
+    char path[4096];  /* final name */
+    char tmp[4096];   /* "<dir>/.<name>.tmp.<pid>.<n>" */
+    FILE *fp;         /* open for writing when opened with a stream, else NULL */
+} ic__atomic_file;
+/* Chooses the temp name (and opens it as a stream when want_stream). */
+ic_status ic__atomic_begin(ic__atomic_file *f, const char *path, int want_stream);
+/* Flushes, fsyncs and renames the temp file over path, then fsyncs the directory. */
+ic_status ic__atomic_commit(ic__atomic_file *f);
+/* Removes the temp file (after a failure). Safe to call twice. */
+void ic__atomic_abort(ic__atomic_file *f);
 
 #endif

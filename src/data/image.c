@@ -27,7 +27,7 @@
 #include <png.h>
 
 #include "data_impl.h"
-#include "io/io_impl.h"
+#include "core/core.h"
 
 /* A positive integer from the environment variable, else def; read once (the first
  * caller's value is kept: the store is idempotent, so racing threads agree). */

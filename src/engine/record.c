@@ -24,7 +24,6 @@
 
 #include "core/core.h"
 #include "engine_impl.h"
-#include "io/io_impl.h"
 #include "train/train_impl.h"
 
 #define RECORD_FORMAT 1

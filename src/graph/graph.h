@@ -33,7 +33,10 @@ struct ic_model {
     ic_layer *wrapper; /* the layer wrapping this model when nested, else NULL */
     ic__plan *plans[IC__PLAN_CACHE];
     int plan_lru;
-    ic__train_state *train; /* compile state, owned; freed by ic__train_state_free */
+    ic__train_state *train; /* compile state, owned; freed by train_free */
+    /* Set with train by its owner (src/train), so the graph frees it without knowing its
+     * type. */
+    void (*train_free)(ic__train_state *t);
     ic_precision precision; /* picks the backend table of plans (ic__plan_get) */
     /* One-shot start of the next inference forward of this model's plans part-way
      * (cli/val_cache.c): node resume_node's activation is resume_x (batch rows, as that
@@ -82,8 +85,5 @@ void ic__model_drop_plans(ic_model *m);
 
 /* Automatic names (K.get_uid). */
 int ic__next_uid(const char *prefix);
-
-/* Train-state destructor (src/train); the model calls it on free. */
-void ic__train_state_free(ic__train_state *t);
 
 #endif

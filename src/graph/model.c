@@ -38,7 +38,8 @@ void ic_model_free(ic_model *m)
     if (!m)
         return;
     ic__model_drop_plans(m);
-    ic__train_state_free(m->train);
+    if (m->train && m->train_free)
+        m->train_free(m->train);
     for (int i = 0; i < m->n_nodes; i++) {
         ic__layer_destroy(m->nodes[i].layer);
         ic__free(m->nodes[i].in);

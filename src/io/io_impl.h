@@ -1,7 +1,5 @@
 /* io_impl.h - private pieces shared by the io/ files (and the CLI's file writers).
  *
- * atomic.c   : crash-safe file replacement (temp file in the same directory, fsync,
- *              rename, fsync of the directory).
  * h5util.c   : small libhdf5 helpers (error silencing, string attributes in both of
  *              Keras's encodings, float32 datasets) that translate HDF5 failures into
  *              ic_status with the file name.
@@ -22,19 +20,6 @@
 
 #include "graph/graph.h"
 #include "imgclass/io.h"
-
-/* ---- atomic.c ---- */
-typedef struct ic__atomic_file {
-    char path[4096];  /* final name */
-    char tmp[4096];   /* "<dir>/.<name>.tmp.<pid>.<n>" */
-    FILE *fp;         /* open for writing when opened with a stream, else NULL */
-} ic__atomic_file;
-/* Chooses the temp name (and opens it as a stream when want_stream). */
-ic_status ic__atomic_begin(ic__atomic_file *f, const char *path, int want_stream);
-/* Flushes, fsyncs and renames the temp file over path, then fsyncs the directory. */
-ic_status ic__atomic_commit(ic__atomic_file *f);
-/* Removes the temp file (after a failure). Safe to call twice. */
-void ic__atomic_abort(ic__atomic_file *f);
 
 /* ---- h5util.c ---- */
 /* Turns off libhdf5's automatic error printing (once per process). */

@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "io/io_impl.h"
+#include "core/core.h"
 #include "plot_impl.h"
 
 typedef struct rgb {

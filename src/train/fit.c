@@ -24,7 +24,7 @@ ic_compile_opts ic_compile_opts_default(void)
     return o;
 }
 
-void ic__train_state_free(ic__train_state *t)
+static void train_state_free(ic__train_state *t)
 {
     if (!t)
         return;
@@ -53,6 +53,7 @@ ic_status ic_model_compile(ic_model *m, const ic_compile_opts *o)
         m->train = ic__calloc(1, sizeof *m->train);
         if (!m->train)
             return IC_ERR_NOMEM;
+        m->train_free = train_state_free;
     }
     /* Recompiling starts a new optimizer (fresh state and iterations), as Keras does when
      * compile() is given a new optimizer; the dropout step counter keeps running. */

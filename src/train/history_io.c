@@ -19,7 +19,6 @@
 
 #include "core/core.h"
 #include "imgclass/train.h"
-#include "io/io_impl.h"
 
 enum { M_EPOCH = -2, M_NONE = -1, M_LOSS = 0, M_ACC, M_VAL_LOSS, M_VAL_ACC, M_N };
 static const char *const g_names[M_N] = {"loss", "acc", "val_loss", "val_acc"};

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io_impl.h"
+#include "core.h"
 
 static atomic_uint g_counter;
 
