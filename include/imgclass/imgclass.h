@@ -18,5 +18,6 @@
 #include "io.h"
 #include "plot.h"
 #include "fit.h"
+#include "split.h"
 
 #endif
