@@ -16,5 +16,6 @@
 #include "io.h"
 #include "plot.h"
 #include "fit.h"
+#include "infer.h"
 
 #endif
