@@ -103,95 +103,44 @@ static int walk(const char *dir, strvec *out)
 }
 
 typedef struct pctx {
-    ic_cli_model *cm;
+    const ic_predictor *pred;
+    const char *cmd;
     int json, first;
     int width, cwidth; /* file and class columns */
+    long failed;
 } pctx;
 
-static void print_one(pctx *c, const char *file, const float *p)
+/* One file's result: its line (or JSON object), or its error on stderr. */
+static void print_one(const ic_prediction *r, void *user)
 {
-    double prob;
-    int k = ic_cli_model_class(c->cm, p, &prob);
-    char **names = c->cm->meta.class_names;
+    pctx *c = user;
+    if (!r->output) {
+        fprintf(stderr, "imgclass %s: %s\n", c->cmd, r->error);
+        c->failed++;
+        return;
+    }
+    const ic_model_meta *mt = ic_predictor_meta(c->pred);
+    char **names = mt->class_names;
     if (!c->json) {
-        printf("%-*s  %-*s  %.4f\n", c->width, file, c->cwidth, names[k], prob);
+        printf("%-*s  %-*s  %.4f\n", c->width, r->path, c->cwidth, names[r->class_index],
+               r->prob);
+        fflush(stdout); /* each result as it comes, also into a pipe */
         return;
     }
     printf(c->first ? "\n  {\"file\": " : ",\n  {\"file\": ");
     c->first = 0;
-    ic_cli_json_str(stdout, file);
+    ic_cli_json_str(stdout, r->path);
     printf(", \"class\": ");
-    ic_cli_json_str(stdout, names[k]);
+    ic_cli_json_str(stdout, names[r->class_index]);
     printf(", \"probabilities\": {");
-    for (int j = 0; j < c->cm->meta.n_classes; j++) {
+    for (int j = 0; j < mt->n_classes; j++) {
         if (j)
             printf(", ");
         ic_cli_json_str(stdout, names[j]);
-        printf(": %.6g", ic_cli_model_prob(c->cm, p, j));
+        printf(": %.6g", ic_predictor_prob(c->pred, r->output, j));
     }
     printf("}}");
-}
-
-/* Predicts files[0..n) in batches of bs; returns the number of failures (or -1 when a
- * failure not tied to one image stops everything, already reported). */
-static long predict_all(const char *cmd, pctx *c, char **files, size_t n, int64_t bs)
-{
-    ic_cli_model *cm = c->cm;
-    int64_t shape[4] = {bs, cm->h, cm->w, cm->c}, row = cm->h * cm->w * cm->c;
-    ic_tensor *x = NULL;
-    size_t *idx = malloc((size_t)bs * sizeof *idx);
-    ic_status s = idx ? ic_tensor_create(&x, 4, shape) : IC_ERR_NOMEM;
-    if (s) {
-        free(idx);
-        ic_cli_fail(cmd, s);
-        return -1;
-    }
-    long failed = 0;
-    size_t next = 0;
-    while (next < n) {
-        int64_t cnt = 0;
-        float *X = ic_tensor_data(x);
-        while (cnt < bs && next < n) {
-            const char *f = files[next++];
-            s = ic_cli_model_image(cm, f, X + cnt * row);
-            if (s == IC_ERR_NOMEM) {
-                ic_cli_fail(cmd, s);
-                failed = -1;
-                goto done;
-            }
-            if (s) {
-                const char *msg = ic_errmsg();
-                if (strstr(msg, f))
-                    fprintf(stderr, "imgclass %s: %s\n", cmd, msg);
-                else
-                    fprintf(stderr, "imgclass %s: %s: %s\n", cmd, f, msg);
-                failed++;
-                continue;
-            }
-            idx[cnt++] = next - 1;
-        }
-        if (!cnt)
-            continue;
-        ic_tensor *v = NULL, *p = NULL;
-        s = ic_tensor_view(&v, x, 0, cnt);
-        if (!s)
-            s = ic_model_forward(cm->model, v, &p);
-        ic_tensor_free(v);
-        if (s) {
-            ic_cli_fail(cmd, s);
-            failed = -1;
-            goto done;
-        }
-        const float *P = ic_tensor_cdata(p);
-        for (int64_t b = 0; b < cnt; b++)
-            print_one(c, files[idx[b]], P + b * cm->n_out);
-        ic_tensor_free(p);
-        fflush(stdout);
-    }
-done:
-    ic_tensor_free(x);
-    free(idx);
-    return failed;
+    fflush(stdout);
 }
 
 int ic_cli_predict(int argc, char **argv)
@@ -285,7 +234,7 @@ int ic_cli_predict(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "imgclass %s: out of memory\n", cmd);
     } else {
-        pctx c = {&cm, json, 1, 0, 0};
+        pctx c = {cm.pred, cmd, json, 1, 0, 0, 0};
         for (int k = 0; k < cm.meta.n_classes; k++) {
             int l = (int)strlen(cm.meta.class_names[k]);
             c.cwidth = l > c.cwidth ? l : c.cwidth;
@@ -298,13 +247,13 @@ int ic_cli_predict(int argc, char **argv)
             c.width = 60;
         if (json)
             printf("[");
-        long f = predict_all(cmd, &c, files.v, files.n, bs);
+        ic_status s = ic_predictor_predict_files(cm.pred, (const char *const *)files.v,
+                                                 (int64_t)files.n, bs, print_one, &c);
         if (json)
             printf(c.first ? "]\n" : "\n]\n");
-        if (f < 0)
-            rc = 1;
-        else
-            failed += f;
+        failed += c.failed;
+        if (s)
+            rc = ic_cli_fail(cmd, s);
     }
     for (size_t i = 0; i < files.n; i++)
         free(files.v[i]);

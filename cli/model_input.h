@@ -1,8 +1,8 @@
-/* model_input.h - what evaluate and predict share: opening a saved model with its meta,
- * a directory iterator that reads images the way the model was trained (no augmentation,
- * no shuffling, the training class order), and the same per-image pipeline for single
- * files. Functions print their own one-line error ("imgclass <cmd>: ...") and return an
- * exit status (0 = ok). */
+/* model_input.h - what the commands that run a saved model share (evaluate, predict,
+ * summary, finetune): opening an imgclass model file with its meta, or a Keras model file
+ * with the options that stand in for its missing meta, as a library predictor
+ * (imgclass/infer.h: it reads images the way the model was trained). Functions print their
+ * own one-line error ("imgclass <cmd>: ...") and return an exit status (0 = ok). */
 #ifndef IC_CLI_MODEL_INPUT_H
 #define IC_CLI_MODEL_INPUT_H
 
@@ -19,6 +19,7 @@ typedef struct ic_cli_model {
     int64_t h, w;    /* target size (the model's input) */
     int c;           /* 1 (grayscale) or 3 */
     int keras;       /* a model saved by Keras itself (meta made up from the options) */
+    ic_predictor *pred; /* reads images and names classes for this model and meta */
 } ic_cli_model;
 
 /* Options for models saved by Keras itself, which record no class names, input
@@ -45,9 +46,11 @@ int ic_cli_parse_rescale(const char *s, double *out);
  * the one-line usage error for cmd. */
 int ic_cli_rescale_arg(const char *cmd, const char *v, double *out);
 int ic_cli_preprocess_arg(const char *cmd, const char *v, ic_preprocess *out);
-/* ic_cli_model_open for imgclass model files and Keras models: a Keras full-model file,
- * or ko->config + a weights file (ko->weights, else path). class_dir (may be NULL): the
- * folder whose sorted class folders name a Keras model's classes (evaluate). */
+/* Loads an imgclass model file with its meta, or a Keras model: a Keras full-model file, or
+ * ko->config + a weights file (ko->weights, else path); ko may be NULL. class_dir (may be
+ * NULL): the folder whose sorted class folders name a Keras model's classes (evaluate).
+ * Creates out->pred, which checks that meta and model agree. Returns 0, or 1 after
+ * printing the error (2 for a usage error). */
 int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
                          const char *class_dir, ic_cli_model *out);
 
@@ -60,31 +63,8 @@ int ic_cli_model_open_prec(const char *cmd, const char *path, const ic_cli_keras
 int ic_cli_model_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko,
                      ic_precision *p);
 
-/* Loads an imgclass model file with its meta, or a Keras model file (default options), and
- * checks that meta and model agree. Returns 0, or 1 after printing the error. Close with ic_cli_model_close (also after failure). */
-int ic_cli_model_open(const char *cmd, const char *path, ic_cli_model *out);
+/* Closes what ic_cli_model_open_ex opened (also after it failed). */
 void ic_cli_model_close(ic_cli_model *cm);
-
-/* The generator that only preprocesses and rescales, as the model's meta says. */
-ic_image_data_generator ic_cli_model_generator(const ic_cli_model *cm);
-
-/* Checks that DIR's class folders are exactly the model's classes, then creates a
- * non-shuffling, non-augmenting iterator over DIR with the model's class list (so label
- * indices match training), target size, color mode and class mode (binary for one
- * sigmoid output, else categorical). Returns 0 or 1 after printing the error. */
-int ic_cli_model_flow(const char *cmd, const ic_cli_model *cm, const char *dir,
-                      int64_t batch_size, ic_dir_iterator **out);
-
-/* Loads one image file into dst (h*w*c floats) exactly as the iterator does without
- * augmentation: decode (DCT hint = target size), NEAREST resize when the size differs,
- * float, preprocess, rescale. Returns an ic_status; the message (ic_errmsg) names the
- * file. */
-ic_status ic_cli_model_image(const ic_cli_model *cm, const char *path, float *dst);
-
-/* Class of one output row p (n_out floats): index and its probability. */
-int ic_cli_model_class(const ic_cli_model *cm, const float *p, double *prob);
-/* Probability of class k for output row p. */
-double ic_cli_model_prob(const ic_cli_model *cm, const float *p, int k);
 
 /* Writes s as a JSON string literal (quotes and escapes). */
 void ic_cli_json_str(FILE *fp, const char *s);

@@ -19,5 +19,6 @@
 #include "plot.h"
 #include "fit.h"
 #include "split.h"
+#include "infer.h"
 
 #endif

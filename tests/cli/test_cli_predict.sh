@@ -34,6 +34,10 @@ right=$(awk '{ n = split($1, p, "/"); if (p[n - 1] == $2) r++ } END { print r + 
 acc=$("$bin" evaluate "$model" "$test_dir" | sed -n 's/^accuracy: [0-9.]* (\([0-9]*\) of .*/\1/p')
 check "predict agrees with evaluate ($right vs $acc)" test "$right" = "$acc"
 
+# A file alone gets the class and probability it gets among the directory's batches.
+alone=$("$bin" predict "$model" "$f1" | awk '{ print $2, $3 }')
+check "alone as in the directory" test "$alone" = "$(awk -v f="$f1" '$1 == f { print $2, $3 }' <<<"$out")"
+
 out=$("$bin" predict "$tmp/m3/model.h5" "$tmp/m3/data/test")
 check "3 classes: fifteen lines" lines_ok "$out" 15 'dark|grey|light'
 
