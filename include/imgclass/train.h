@@ -51,7 +51,7 @@ typedef enum ic_training_kind {
  * on a pretrained base the book's rates (2e-5 for the head, 1e-5 for fine-tuning; 100x
  * those for plain SGD), since Keras's 1e-3 can collapse a dense head over frozen
  * features to one output within an epoch. */
-float ic_optimizer_default_lr(ic_optimizer_kind kind, ic_training_kind what);
+double ic_optimizer_default_lr(ic_optimizer_kind kind, ic_training_kind what);
 ic_status ic_optimizer_parse(const char *name, ic_optimizer_kind *out); /* "rmsprop", ... */
 
 typedef struct ic_compile_opts {

@@ -36,14 +36,14 @@ ic_optimizer_opts ic_optimizer_opts_default(ic_optimizer_kind kind)
     return o;
 }
 
-float ic_optimizer_default_lr(ic_optimizer_kind kind, ic_training_kind what)
+double ic_optimizer_default_lr(ic_optimizer_kind kind, ic_training_kind what)
 {
     if (what == IC_TRAINING_SCRATCH)
         return ic_optimizer_opts_default(kind).lr;
     /* RMSprop and Adam take steps of about lr whatever the gradient's scale; plain SGD's
      * steps scale with the gradient, so it keeps a rate 100x larger, as between Keras's
      * own defaults. */
-    float lr = what == IC_TRAINING_FINETUNE ? 1e-5f : 2e-5f;
+    double lr = what == IC_TRAINING_FINETUNE ? 1e-5 : 2e-5;
     return kind == IC_OPT_SGD ? lr * 100 : lr;
 }
 

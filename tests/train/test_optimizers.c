@@ -138,10 +138,10 @@ static void test_defaults_and_parse(void)
     /* Default rates by what is trained: Keras's from scratch, the book's on a base. */
     CHECK(ic_optimizer_default_lr(IC_OPT_RMSPROP, IC_TRAINING_SCRATCH) == 0.001f);
     CHECK(ic_optimizer_default_lr(IC_OPT_SGD, IC_TRAINING_SCRATCH) == 0.01f);
-    CHECK(ic_optimizer_default_lr(IC_OPT_RMSPROP, IC_TRAINING_HEAD) == 2e-5f);
-    CHECK(ic_optimizer_default_lr(IC_OPT_ADAM, IC_TRAINING_FINETUNE) == 1e-5f);
-    CHECK(ic_optimizer_default_lr(IC_OPT_SGD, IC_TRAINING_HEAD) == 2e-3f);
-    CHECK(ic_optimizer_default_lr(IC_OPT_SGD, IC_TRAINING_FINETUNE) == 1e-3f);
+    CHECK(ic_optimizer_default_lr(IC_OPT_RMSPROP, IC_TRAINING_HEAD) == 2e-5);
+    CHECK(ic_optimizer_default_lr(IC_OPT_ADAM, IC_TRAINING_FINETUNE) == 1e-5);
+    CHECK(fabs(ic_optimizer_default_lr(IC_OPT_SGD, IC_TRAINING_HEAD) - 2e-3) < 1e-15);
+    CHECK(fabs(ic_optimizer_default_lr(IC_OPT_SGD, IC_TRAINING_FINETUNE) - 1e-3) < 1e-15);
     ic_optimizer_kind k = IC_OPT_SGD;
     OK(ic_optimizer_parse("rmsprop", &k));
     CHECK(k == IC_OPT_RMSPROP);
