@@ -15,20 +15,6 @@
 #define IC__PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define IC__PRINTF(a, b)
-/* ---- atomic.c: crash-safe file replacement (temp file in the same directory, fsync,
- * rename, fsync of the directory) ---- */
-typedef struct ic__atomic_file {
-    char path[4096];  /* final name */
-    char tmp[4096];   /* "<dir>/.<name>.tmp.<pid>.<n>" */
-    FILE *fp;         /* open for writing when opened with a stream, else NULL */
-} ic__atomic_file;
-/* Chooses the temp name (and opens it as a stream when want_stream). */
-ic_status ic__atomic_begin(ic__atomic_file *f, const char *path, int want_stream);
-/* Flushes, fsyncs and renames the temp file over path, then fsyncs the directory. */
-ic_status ic__atomic_commit(ic__atomic_file *f);
-/* Removes the temp file (after a failure). Safe to call twice. */
-void ic__atomic_abort(ic__atomic_file *f);
-
 #endif
 
 /* ic_seterr (status.h) stores the message for ic_errmsg(). */

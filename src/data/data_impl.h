@@ -93,6 +93,8 @@ typedef struct ic__scan {
 ic_status ic__dir_scan(const char *dir, const char *const *classes, int n_classes,
                        int follow_links, ic__scan *out);
 void ic__scan_free(ic__scan *s);
+/* "a/b" (no doubled '/'), from ic__malloc; NULL when out of memory. */
+char *ic__path_join(const char *a, const char *b);
 
 /* An ordered prefetch ring: worker threads produce batches 0, 1, 2, ... by calling fill(ctx,
  * batch, slot, worker) with slot = batch % slots; at most `slots` batches exist at once (the

@@ -61,7 +61,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static char *join(const char *a, const char *b)
+char *ic__path_join(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     char *p = ic__malloc(la + lb + 2);
@@ -216,7 +216,7 @@ static ic_status walk_dir(walk *w, const char *path, int depth)
     while (!s && (e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        char *full = join(path, e->d_name);
+        char *full = ic__path_join(path, e->d_name);
         if (!full) {
             s = IC_ERR_NOMEM;
             break;
@@ -285,7 +285,7 @@ static ic_status scan_class(ic__scan *sc, strvec *paths, const char *cdir, int f
             int k = ext_kind(name);
             if (k == EXT_NONE)
                 continue;
-            char *full = join(w.dirs[i].path, name);
+            char *full = ic__path_join(w.dirs[i].path, name);
             if (!full) {
                 s = IC_ERR_NOMEM;
                 break;
@@ -339,7 +339,7 @@ static ic_status list_classes(const char *dir, strvec *names)
     while (!s && (e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
             continue;
-        char *full = join(dir, e->d_name);
+        char *full = ic__path_join(dir, e->d_name);
         if (!full) {
             s = IC_ERR_NOMEM;
             break;
@@ -401,7 +401,7 @@ ic_status ic__dir_scan(const char *dir, const char *const *classes, int n_classe
     }
     int64_t n_undec = 0;
     for (int c = 0; !s && c < K; c++) {
-        char *cdir = join(dir, names.v[c]);
+        char *cdir = ic__path_join(dir, names.v[c]);
         if (!cdir) {
             s = IC_ERR_NOMEM;
             break;

@@ -29,20 +29,6 @@ const char *ic_split_name(int split)
 
 /* ---- small helpers ---- */
 
-static char *path_join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = ic__malloc(la + lb + 2);
-    if (!p)
-        return NULL;
-    memcpy(p, a, la);
-    size_t k = la;
-    if (la && a[la - 1] != '/')
-        p[k++] = '/';
-    memcpy(p + k, b, lb + 1);
-    return p;
-}
-
 /* Natural order: runs of digits compare by value, everything else byte by byte. */
 static int natural_cmp(const char *a, const char *b)
 {
@@ -171,7 +157,7 @@ static ic_status read_dir(pile *p, const char *dir, klass *k_fixed)
     while (!s && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        char *full = path_join(dir, e->d_name);
+        char *full = ic__path_join(dir, e->d_name);
         if (!full) {
             s = IC_ERR_NOMEM;
             break;
@@ -214,7 +200,7 @@ static int has_subdirs(const char *dir)
     while (!found && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        char *full = path_join(dir, e->d_name);
+        char *full = ic__path_join(dir, e->d_name);
         found = full && is_kind(full, 1);
         ic__free(full);
     }
@@ -236,7 +222,7 @@ static ic_status read_pile(pile *p, const char *src, int by_folder)
     while (!s && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        char *full = path_join(src, e->d_name);
+        char *full = ic__path_join(src, e->d_name);
         if (!full)
             s = IC_ERR_NOMEM;
         else if (is_kind(full, 1) && !find_or_add(p, e->d_name, full))
@@ -340,7 +326,7 @@ static int rm_rf(const char *path)
         while (!rc && (e = readdir(d))) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
                 continue;
-            char *full = path_join(path, e->d_name);
+            char *full = ic__path_join(path, e->d_name);
             if (!full) {
                 errno = ENOMEM;
                 rc = -1;
@@ -388,7 +374,7 @@ static int mkdir_p(const char *path)
 static ic_status copy_file(const char *src, const char *dir, const char *name, char *buf,
                            size_t bufsize)
 {
-    char *dst = path_join(dir, name);
+    char *dst = ic__path_join(dir, name);
     size_t tl = strlen(dir) + strlen(name) + 64;
     char *tmp = ic__malloc(tl);
     if (!dst || !tmp) {
@@ -444,7 +430,7 @@ static ic_status copy_file(const char *src, const char *dir, const char *name, c
 
 static ic_status link_file(const char *src, const char *dir, const char *name)
 {
-    char *dst = path_join(dir, name);
+    char *dst = ic__path_join(dir, name);
     if (!dst)
         return IC_ERR_NOMEM;
     ic_status s = IC_OK;
@@ -475,7 +461,7 @@ static void sync_dir(const char *dir)
 static ic_status write_split(const pile *p, const char *dst, int s, const ic_split_opts *o,
                              char *buf, size_t bufsize, int64_t *written)
 {
-    char *sd = path_join(dst, g_split_names[s]);
+    char *sd = ic__path_join(dst, g_split_names[s]);
     if (!sd)
         return IC_ERR_NOMEM;
     ic_status st = IC_OK;
@@ -485,7 +471,7 @@ static ic_status write_split(const pile *p, const char *dst, int s, const ic_spl
         st = ic_seterr(IC_ERR_IO, "cannot create %s: %s", sd, strerror(errno));
     for (int c = 0; c < p->n && !st; c++) {
         const klass *k = &p->c[c];
-        char *cd = path_join(sd, k->name);
+        char *cd = ic__path_join(sd, k->name);
         if (!cd) {
             st = IC_ERR_NOMEM;
             break;
@@ -493,7 +479,7 @@ static ic_status write_split(const pile *p, const char *dst, int s, const ic_spl
         if (mkdir(cd, 0777) != 0)
             st = ic_seterr(IC_ERR_IO, "cannot create %s: %s", cd, strerror(errno));
         for (int64_t i = k->bounds[s]; i < k->bounds[s + 1] && !st; i++) {
-            char *from = path_join(k->dir, k->base[i]);
+            char *from = ic__path_join(k->dir, k->base[i]);
             if (!from) {
                 st = IC_ERR_NOMEM;
                 break;
@@ -610,7 +596,7 @@ ic_status ic_dataset_split(const char *src, const char *dst, const ic_split_opts
     for (int k = 0; k < NSPLIT && !s; k++) {
         if (!active[k])
             continue;
-        char *sd = path_join(dst, g_split_names[k]);
+        char *sd = ic__path_join(dst, g_split_names[k]);
         if (!sd) {
             s = IC_ERR_NOMEM;
             break;
