@@ -70,10 +70,13 @@ int64_t ic_model_count_params(const ic_model *m);
 int64_t ic_model_count_trainable_params(const ic_model *m);
 int ic_model_num_weights(const ic_model *m);           /* len(model.weights) */
 int ic_model_num_trainable_weights(const ic_model *m); /* len(model.trainable_weights) */
-/* The i-th weight tensor in Keras model.weights order (borrowed) and its full name
- * ("block1_conv1/kernel:0"). The tensor may be written (set_weights): each call marks
- * that weight as changed, so the next forward pass uses the new values. */
-ic_tensor *ic_model_weight(const ic_model *m, int i, const char **name);
+/* The i-th weight tensor in Keras model.weights order (borrowed, read-only) and its full
+ * name ("block1_conv1/kernel:0"); NULL if i is out of range. */
+const ic_tensor *ic_model_weight(const ic_model *m, int i, const char **name);
+/* The same tensor for writing (set_weights): each call marks that weight as changed, so
+ * the next forward pass uses the new values (backends drop their converted copies of it).
+ * Call it again after writing through an older pointer. */
+ic_tensor *ic_model_weight_mut(ic_model *m, int i, const char **name);
 
 /* ---- Summary ---- */
 /* Prints Keras's model.summary() table. line_length 0 = 80 (R's default width, as in

@@ -218,12 +218,12 @@ static ic_status es_copy(es_cb *c, ic_model *m, int to_model)
         c->n_weights = n;
     }
     for (int i = 0; i < n && i < c->n_weights; i++) {
-        ic_tensor *t = ic_model_weight(m, i, NULL);
+        const ic_tensor *t = ic_model_weight(m, i, NULL);
         size_t bytes = (size_t)ic_tensor_numel(t) * sizeof(float);
         if (!c->weights[i] && !(c->weights[i] = malloc(bytes ? bytes : 1)))
             return ic_seterr(IC_ERR_NOMEM, "out of memory");
         if (to_model)
-            memcpy(ic_tensor_data(t), c->weights[i], bytes);
+            memcpy(ic_tensor_data(ic_model_weight_mut(m, i, NULL)), c->weights[i], bytes);
         else
             memcpy(c->weights[i], ic_tensor_cdata(t), bytes);
     }

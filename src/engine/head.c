@@ -130,14 +130,16 @@ ic_status ic_model_head_create(ic_model *m, ic_model_head **headp)
 
 ic_status ic_model_head_sync(ic_model_head *h, int to_model)
 {
-    /* Tensors are fetched again for every copy: ic_model_weight marks the weight it hands
-     * out as changed, so the destination's backends drop converted copies of old values. */
+    /* Tensors are fetched again for every copy: ic_model_weight_mut marks the weight it
+     * hands out as changed, so the destination's backends drop converted copies of old
+     * values; the source is only read and keeps its version. */
     for (int i = 0; i < h->n; i++) {
-        ic_tensor *hw = ic_model_weight(h->model, i, NULL);
-        ic_tensor *mw = ic_model_weight(h->owner, h->mi[i], NULL);
-        ic_status s = !hw || !mw ? ic_seterr(IC_ERR_INTERNAL, "head weight %d vanished", i)
-                      : to_model ? ic_tensor_copy(mw, hw)
-                                 : ic_tensor_copy(hw, mw);
+        ic_model *dm = to_model ? h->owner : h->model, *sm = to_model ? h->model : h->owner;
+        int di = to_model ? h->mi[i] : i, si = to_model ? i : h->mi[i];
+        ic_tensor *dw = ic_model_weight_mut(dm, di, NULL);
+        const ic_tensor *sw = ic_model_weight(sm, si, NULL);
+        ic_status s = !dw || !sw ? ic_seterr(IC_ERR_INTERNAL, "head weight %d vanished", i)
+                                 : ic_tensor_copy(dw, sw);
         if (s)
             return s;
     }

@@ -417,22 +417,20 @@ int ic_model_num_trainable_weights(const ic_model *m)
     return ic__model_collect(m, 1, NULL, NULL, 0);
 }
 
-ic_tensor *ic_model_weight(const ic_model *m, int i, const char **name)
+/* The i-th weight of m in Keras order (NULL if out of range or out of memory); *name, when
+ * asked for, is kept per thread so the pointer stays valid until the next call. */
+static ic__param *weight_at(const ic_model *m, int i, const char **name)
 {
     int n = ic__model_collect(m, 0, NULL, NULL, 0);
     if (i < 0 || i >= n)
         return NULL;
     ic__param **ps = ic__malloc((size_t)n * sizeof *ps);
     ic_layer **ls = ic__malloc((size_t)n * sizeof *ls);
-    ic_tensor *t = NULL;
+    ic__param *p = NULL;
     if (ps && ls) {
         ic__model_collect(m, 0, ps, ls, n);
-        t = &ps[i]->value;
-        /* the caller may write through t: a new version makes backends drop converted
-         * copies of the old values (a reader pays one reorder on the next step) */
-        ps[i]->version = ic__next_version();
+        p = ps[i];
         if (name) {
-            /* Kept per thread so the pointer stays valid until the next call. */
             static _Thread_local char buf[300];
             snprintf(buf, sizeof buf, "%s/%s:0", ls[i]->name, ps[i]->name);
             *name = buf;
@@ -440,5 +438,22 @@ ic_tensor *ic_model_weight(const ic_model *m, int i, const char **name)
     }
     ic__free(ps);
     ic__free(ls);
-    return t;
+    return p;
+}
+
+const ic_tensor *ic_model_weight(const ic_model *m, int i, const char **name)
+{
+    ic__param *p = weight_at(m, i, name);
+    return p ? &p->value : NULL;
+}
+
+ic_tensor *ic_model_weight_mut(ic_model *m, int i, const char **name)
+{
+    ic__param *p = weight_at(m, i, name);
+    if (!p)
+        return NULL;
+    /* the caller may write through the tensor: a new version makes backends drop converted
+     * copies of the old values */
+    p->version = ic__next_version();
+    return &p->value;
 }

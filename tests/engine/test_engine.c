@@ -410,7 +410,7 @@ static ic_status poison(void *self, ic_fit *f, const ic_fit_logs *l)
     (void)self;
     strcat(order, "p");
     if (l->epoch == 1 && l->step == 3)
-        ic_tensor_data(ic_model_weight(ic_fit_model(f), 0, NULL))[5] = NAN;
+        ic_tensor_data(ic_model_weight_mut(ic_fit_model(f), 0, NULL))[5] = NAN;
     return IC_OK;
 }
 

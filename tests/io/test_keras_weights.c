@@ -64,7 +64,7 @@ static spec spec_default(void)
 static void fill_weights(ic_model *m, unsigned seed)
 {
     for (int i = 0; i < ic_model_num_weights(m); i++) {
-        ic_tensor *t = ic_model_weight(m, i, NULL);
+        ic_tensor *t = ic_model_weight_mut(m, i, NULL);
         t_fill_uniform(ic_tensor_data(t), (long)ic_tensor_numel(t), seed * 1000 + (unsigned)i, -1,
                        1);
     }
@@ -143,8 +143,8 @@ static snap take(const ic_model *m)
     s.v = malloc((size_t)(s.n ? s.n : 1) * sizeof(float));
     long o = 0;
     for (int i = 0; i < ic_model_num_weights(m); i++) {
-        ic_tensor *t = ic_model_weight(m, i, NULL);
-        memcpy(s.v + o, ic_tensor_data(t), (size_t)ic_tensor_numel(t) * sizeof(float));
+        const ic_tensor *t = ic_model_weight(m, i, NULL);
+        memcpy(s.v + o, ic_tensor_cdata(t), (size_t)ic_tensor_numel(t) * sizeof(float));
         o += (long)ic_tensor_numel(t);
     }
     return s;
@@ -826,10 +826,10 @@ static void test_vgg16(void)
     seed = 500;
     int all = 1;
     for (int i = 0; i < ic_model_num_weights(v); i++) {
-        ic_tensor *t = ic_model_weight(v, i, NULL);
+        const ic_tensor *t = ic_model_weight(v, i, NULL);
         float *want = malloc((size_t)ic_tensor_numel(t) * sizeof(float));
         t_fill_uniform(want, (long)ic_tensor_numel(t), seed++, -1, 1);
-        all &= !memcmp(want, ic_tensor_data(t), (size_t)ic_tensor_numel(t) * sizeof(float));
+        all &= !memcmp(want, ic_tensor_cdata(t), (size_t)ic_tensor_numel(t) * sizeof(float));
         free(want);
     }
     CHECK(ic_model_num_weights(v) == 26 && all);
@@ -1001,7 +1001,7 @@ static void test_faults(void)
             }
             if (call > 0) { /* make the next load change the model again */
                 for (int i = 0; i < ic_model_num_weights(b); i++) {
-                    ic_tensor *t = ic_model_weight(b, i, NULL);
+                    ic_tensor *t = ic_model_weight_mut(b, i, NULL);
                     ic_tensor_data(t)[0] += 1.0f;
                 }
             }

@@ -186,7 +186,7 @@ static void legacy(const char *dir)
     int n = ic_model_num_weights(a), differ = 0;
     CHECK(n == 260 && ic_model_num_weights(b) == n);
     for (int i = 0; i < n; i++) {
-        ic_tensor *ta = ic_model_weight(a, i, NULL), *tb = ic_model_weight(b, i, NULL);
+        const ic_tensor *ta = ic_model_weight(a, i, NULL), *tb = ic_model_weight(b, i, NULL);
         if (ic_tensor_numel(ta) != ic_tensor_numel(tb) ||
             memcmp(ta->data, tb->data, sizeof(float) * (size_t)ic_tensor_numel(ta)))
             differ++;

@@ -57,12 +57,12 @@ static int same_weights(const ic_model *a, const ic_model *b)
     for (int i = 0; i < n; i++) {
         const char *na;
         char nm[300];
-        ic_tensor *ta = ic_model_weight(a, i, &na);
+        const ic_tensor *ta = ic_model_weight(a, i, &na);
         snprintf(nm, sizeof nm, "%s", na);
         const char *nb;
-        ic_tensor *tb = ic_model_weight(b, i, &nb);
+        const ic_tensor *tb = ic_model_weight(b, i, &nb);
         if (strcmp(nm, nb) || ic_tensor_numel(ta) != ic_tensor_numel(tb) ||
-            memcmp(ic_tensor_data(ta), ic_tensor_data(tb),
+            memcmp(ic_tensor_cdata(ta), ic_tensor_cdata(tb),
                    (size_t)ic_tensor_numel(ta) * sizeof(float))) {
             fprintf(stderr, "weight %d differs: %s vs %s\n", i, nm, nb);
             return 0;

@@ -748,7 +748,7 @@ static void test_evaluate_spread(void)
     /* the output layer's kernel zeroed and its bias at -30: every output is sigmoid(-30) */
     for (int i = 0; i < ic_model_num_weights(m); i++) {
         const char *name;
-        ic_tensor *t = ic_model_weight(m, i, &name);
+        ic_tensor *t = ic_model_weight_mut(m, i, &name);
         if (!strncmp(name, "out/", 4))
             for (int64_t k = 0; k < ic_tensor_numel(t); k++)
                 ic_tensor_data(t)[k] = strstr(name, "bias") ? -30.0f : 0.0f;

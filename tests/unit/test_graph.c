@@ -1,7 +1,10 @@
 /* test_graph.c - the execution plan: gradient pruning (frozen layers compute no weight
  * gradients; nothing below the lowest trainable layer computes an input gradient),
  * gradients through a diamond (one tensor consumed twice), through Add(x, x), and through
- * a model nested as a layer, all against central finite differences; bad input. */
+ * a model nested as a layer, all against central finite differences; bad input; reading a
+ * weight keeps its version, writing (ic_model_weight_mut) bumps it and the next forward of
+ * the oneDNN backend (which caches converted weights per version) uses the new values. */
+#include <math.h>
 #include <string.h>
 
 #include "graph/graph.h"
@@ -237,6 +240,79 @@ static void test_errors(void)
     ic_model_free(m);
 }
 
+/* Versions of every weight of m, in Keras order (up to 16). */
+static int versions(ic_model *m, uint64_t *v, ic__param **ps)
+{
+    ic_layer *ls[16];
+    int n = ic__model_collect(m, 0, ps, ls, 16);
+    for (int i = 0; i < n && i < 16; i++)
+        v[i] = ps[i]->version;
+    return n;
+}
+
+static void test_weight_versions(void)
+{
+    ic__backend_set(ic__backend_cpu());
+    ic_model *inner, *m;
+    int x;
+    int64_t shape[3] = {4, 4, 2};
+    OK(ic_model_create(&inner, "base", 0));
+    OK(ic_model_input(inner, 3, shape, NULL, &x));
+    x = conv(inner, x, 3, "c1");
+    OK(ic_model_create(&m, NULL, 1));
+    ic_layer *l;
+    OK(ic_layer_from_model(&l, inner));
+    OK(ic_model_add(m, l));
+    OK(ic_layer_flatten(&l, NULL));
+    OK(ic_model_add(m, l));
+    OK(ic_layer_dense(&l, 2, IC_ACT_TANH, 1, "fc"));
+    OK(ic_model_add(m, l));
+
+    int64_t xs[4] = {3, 4, 4, 2};
+    ic_tensor *in, *out;
+    OK(ic_tensor_create(&in, 4, xs));
+    t_fill_uniform(ic_tensor_data(in), ic_tensor_numel(in), 7, -1, 1);
+    OK(ic_model_forward(m, in, &out)); /* the backend converts and caches the weights */
+    ic_tensor_free(out);
+
+    uint64_t v0[16], v1[16];
+    ic__param *ps[16];
+    int n = versions(m, v0, ps);
+    CHECK(n == 4 && ic_model_num_weights(m) == 4);
+    static const char *names[4] = {"c1/kernel:0", "c1/bias:0", "fc/kernel:0", "fc/bias:0"};
+    for (int i = 0; i < n; i++) { /* reading: same tensor, name, no new version */
+        const char *name = NULL;
+        const ic_tensor *t = ic_model_weight(m, i, &name);
+        CHECKF(t == &ps[i]->value && name && !strcmp(name, names[i]), "weight %d: %s", i,
+               name ? name : "(none)");
+    }
+    CHECK(!ic_model_weight(m, -1, NULL) && !ic_model_weight(m, n, NULL));
+    CHECK(!ic_model_weight_mut(m, -1, NULL) && !ic_model_weight_mut(m, n, NULL));
+    versions(m, v1, ps);
+    for (int i = 0; i < n; i++)
+        CHECKF(v1[i] == v0[i], "reading weight %d changed its version", i);
+
+    /* writing: only the weight handed out gets a new (larger) version */
+    const char *name = NULL;
+    ic_tensor *k = ic_model_weight_mut(m, 2, &name);
+    CHECK(k == &ps[2]->value && name && !strcmp(name, "fc/kernel:0"));
+    ic_tensor_fill(k, 0.f);
+    ic_tensor_fill(ic_model_weight_mut(m, 3, NULL), 0.5f);
+    versions(m, v1, ps);
+    CHECK(v1[0] == v0[0] && v1[1] == v0[1] && v1[2] > v0[2] && v1[3] > v0[3]);
+    /* the forward sees the new values: every output is tanh(0 . x + 0.5) */
+    OK(ic_model_forward(m, in, &out));
+    float want[6];
+    for (int i = 0; i < 6; i++)
+        want[i] = tanhf(0.5f);
+    CHECK(ic_tensor_numel(out) == 6);
+    t_allclose("after ic_model_weight_mut", ic_tensor_cdata(out), want, 6, 1e-6, 1e-6);
+    ic_tensor_free(out);
+    ic_tensor_free(in);
+    ic_model_free(m);
+    ic__backend_set(ic__backend_ref());
+}
+
 int main(void)
 {
     g_count = *ic__backend_ref();
@@ -248,5 +324,6 @@ int main(void)
     test_diamond();
     test_nested();
     test_errors();
+    test_weight_versions();
     return t_finish();
 }

@@ -97,7 +97,7 @@ static void test_vgg_shapes_and_counts(void)
     CHECK(ic_model_count_trainable_params(m) == 16812353);
     CHECK(ic_model_num_weights(m) == 30);
     /* glorot_uniform kernel within its limit, zero bias */
-    ic_tensor *k = ic_model_weight(m, 26, NULL), *bias = ic_model_weight(m, 27, NULL);
+    const ic_tensor *k = ic_model_weight(m, 26, NULL), *bias = ic_model_weight(m, 27, NULL);
     const char *name;
     ic_model_weight(m, 26, &name);
     char want_name[160];
@@ -105,12 +105,12 @@ static void test_vgg_shapes_and_counts(void)
     CHECKF(!strcmp(name, want_name), "weight 26 is %s", name);
     float lim = sqrtf(6.f / (8192 + 256)), mx = 0;
     for (int64_t i = 0; i < ic_tensor_numel(k); i++)
-        mx = fabsf(ic_tensor_data(k)[i]) > mx ? fabsf(ic_tensor_data(k)[i]) : mx;
+        mx = fabsf(ic_tensor_cdata(k)[i]) > mx ? fabsf(ic_tensor_cdata(k)[i]) : mx;
     CHECKF(mx <= lim && mx > 0.9f * lim, "dense kernel max %g, limit %g", mx, lim);
     CHECK(ic_tensor_dim(k, 0) == 8192 && ic_tensor_dim(k, 1) == 256);
     int zero = 1;
     for (int64_t i = 0; i < ic_tensor_numel(bias); i++)
-        zero &= ic_tensor_data(bias)[i] == 0.f;
+        zero &= ic_tensor_cdata(bias)[i] == 0.f;
     CHECK(zero);
     ic_model_free(m);
 }
@@ -188,9 +188,9 @@ static void test_bn_params(void)
     static const float init[4] = {1, 0, 0, 1};
     for (int i = 0; i < 4; i++) {
         const char *name;
-        ic_tensor *t = ic_model_weight(m, i, &name);
+        const ic_tensor *t = ic_model_weight(m, i, &name);
         CHECKF(t && !strcmp(name, names[i]), "weight %d: %s", i, t ? name : "(none)");
-        CHECK(t && ic_tensor_numel(t) == 32 && ic_tensor_data(t)[5] == init[i]);
+        CHECK(t && ic_tensor_numel(t) == 32 && ic_tensor_cdata(t)[5] == init[i]);
     }
     ic_batchnorm_opts o = ic_batchnorm_opts_default();
     CHECK(o.momentum == 0.99f && o.epsilon == 1e-3f && o.center && o.scale);
