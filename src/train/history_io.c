@@ -9,8 +9,11 @@
  * The reader tells the formats apart by the first non-blank character ('{' = JSON) and
  * is lenient about what other tools write (column order, extra columns, quoted
  * headers, CRLF, NA / NaN / Infinity / empty fields), strict about structure: every
- * error names the file and the line.
+ * error names the file, and the line for CSV and JSON syntax errors. JSON is read with
+ * cJSON.
  */
+#include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -407,318 +410,212 @@ static ic_status load_csv(const char *path, const char *text, cols *c)
     return IC_OK;
 }
 
-/* ---- JSON ---- */
+/* ---- JSON ----
+ * Parsed by cJSON. Python's json module writes NaN, Infinity and -Infinity, which JSON
+ * does not have, so a pass over the text first turns them (outside strings) into null and
+ * 1e999, which read back as NaN and infinity. Syntax errors give the line; errors in the
+ * content name the key and the index in its array. */
 
-typedef struct jp {
-    const char *p, *file;
-    int line;
-} jp;
-
-static void j_ws(jp *j)
+/* A copy of text that cJSON parses; *open_quote is the offset in the copy of the quote of
+ * a string that the text never closes, else -1. */
+static ic_status json_copy(const char *text, char **out, long *open_quote)
 {
-    for (;;) {
-        char ch = *j->p;
-        if (ch == '\n')
-            j->line++;
-        else if (ch != ' ' && ch != '\t' && ch != '\r')
-            return;
-        j->p++;
+    size_t n = strlen(text);
+    char *b = ic__malloc(n + n / 3 + 2); /* "NaN" -> "null" grows by a third at most */
+    if (!b)
+        return IC_ERR_NOMEM;
+    size_t o = 0;
+    const char *p = text;
+    *open_quote = -1;
+    while (*p) {
+        if (*p == '"') {
+            *open_quote = (long)o;
+            b[o++] = *p++;
+            while (*p && *p != '"') {
+                if (*p == '\\' && p[1])
+                    b[o++] = *p++;
+                b[o++] = *p++;
+            }
+            if (*p) {
+                b[o++] = *p++;
+                *open_quote = -1;
+            }
+        } else if (isalpha((unsigned char)*p)) {
+            const char *w = p;
+            while (isalnum((unsigned char)*p) || *p == '_')
+                p++;
+            size_t l = (size_t)(p - w);
+            const char *to = l == 3 && !memcmp(w, "NaN", 3)        ? "null"
+                             : l == 8 && !memcmp(w, "Infinity", 8) ? "1e999"
+                                                                   : NULL;
+            if (to) {
+                memcpy(b + o, to, strlen(to));
+                o += strlen(to);
+            } else {
+                memcpy(b + o, w, l);
+                o += l;
+            }
+        } else {
+            b[o++] = *p++;
+        }
     }
+    b[o] = 0;
+    *out = b;
+    return IC_OK;
 }
 
-static ic_status j_err(jp *j, const char *what)
+/* 1 + the newlines before at. */
+static int line_at(const char *text, const char *at)
 {
-    if (!*j->p)
-        return ic_seterr(IC_ERR_FORMAT,
-                         "%s:%d: unexpected end of file, expected %s (truncated "
-                         "JSON?)",
-                         j->file, j->line, what);
-    char near[24];
+    int line = 1;
+    for (const char *p = text; p < at && *p; p++)
+        line += *p == '\n';
+    return line;
+}
+
+/* The syntax error cJSON stopped at (at); the end of the text means a truncated file. */
+static ic_status json_syntax_error(const char *path, const char *text, const char *at,
+                                   long open_quote)
+{
+    const char *q = at;
+    while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+        q++;
+    if (!*q || (open_quote >= 0 && at > text + open_quote))
+        return ic_seterr(IC_ERR_FORMAT, "%s:%d: unexpected end of file (truncated JSON?)", path,
+                         line_at(text, text + strlen(text)));
     int k = 0;
-    while (k < 20 && j->p[k] && j->p[k] != '\n')
-        near[k] = j->p[k], k++;
-    near[k] = 0;
-    return ic_seterr(IC_ERR_FORMAT, "%s:%d: malformed JSON: expected %s at '%s'", j->file, j->line,
-                     what, near);
+    while (k < 20 && at[k] && at[k] != '\n' && at[k] != '\r')
+        k++;
+    return ic_seterr(IC_ERR_FORMAT, "%s:%d: malformed JSON at '%.*s'", path, line_at(text, at), k,
+                     at);
 }
 
-/* Reads a string; its content (escapes of ASCII decoded, others kept) goes to buf when
- * it fits, else buf gets "" and *fits = 0. */
-static ic_status j_string(jp *j, char *buf, size_t size, int *fits)
+/* One array element as a number: a number, null (NaN), or a string naming a number
+ * ("NaN", "0.5"). */
+static ic_status json_number(const char *path, const char *key, int index, const cJSON *v,
+                             double *out)
 {
-    if (*j->p != '"')
-        return j_err(j, "a string");
-    j->p++;
-    size_t n = 0;
-    *fits = 1;
-    for (;;) {
-        char ch = *j->p;
-        if (!ch || ch == '\n')
-            return j_err(j, "the end of the string");
-        j->p++;
-        if (ch == '"')
-            break;
-        if (ch == '\\') {
-            char e = *j->p;
-            if (!e)
-                return j_err(j, "an escape");
-            j->p++;
-            static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-            const char *f = strchr(from, e);
-            if (f && e)
-                ch = to[f - from];
-            else if (e == 'u') {
-                unsigned u = 0;
-                for (int i = 0; i < 4; i++) {
-                    char hch = *j->p;
-                    int d = hch >= '0' && hch <= '9'   ? hch - '0'
-                            : hch >= 'a' && hch <= 'f' ? hch - 'a' + 10
-                            : hch >= 'A' && hch <= 'F' ? hch - 'A' + 10
-                                                       : -1;
-                    if (d < 0)
-                        return j_err(j, "four hex digits after \\u");
-                    u = u * 16 + (unsigned)d;
-                    j->p++;
-                }
-                ch = u < 128 ? (char)u : '?';
-            } else
-                return j_err(j, "a valid escape");
-        }
-        if (n + 1 < size)
-            buf[n++] = ch;
-        else
-            *fits = 0;
-    }
-    buf[*fits ? n : 0] = 0;
-    return IC_OK;
-}
-
-static int j_word(jp *j, const char *w)
-{
-    size_t l = strlen(w);
-    if (strncmp(j->p, w, l))
-        return 0;
-    char after = j->p[l];
-    if ((after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z') ||
-        (after >= '0' && after <= '9'))
-        return 0;
-    j->p += l;
-    return 1;
-}
-
-/* Skips any JSON value (depth-limited). */
-static ic_status j_skip(jp *j, int depth)
-{
-    if (depth > 64)
-        return ic_seterr(IC_ERR_FORMAT, "%s:%d: JSON nested too deeply", j->file, j->line);
-    j_ws(j);
-    char ch = *j->p;
-    char tmp[2];
-    int fits;
-    if (ch == '"')
-        return j_string(j, tmp, sizeof tmp, &fits);
-    if (ch == '{' || ch == '[') {
-        char close = ch == '{' ? '}' : ']';
-        j->p++;
-        j_ws(j);
-        if (*j->p == close) {
-            j->p++;
-            return IC_OK;
-        }
-        for (;;) {
-            ic_status s;
-            if (ch == '{') {
-                j_ws(j);
-                if ((s = j_string(j, tmp, sizeof tmp, &fits)))
-                    return s;
-                j_ws(j);
-                if (*j->p != ':')
-                    return j_err(j, "':'");
-                j->p++;
-            }
-            if ((s = j_skip(j, depth + 1)))
-                return s;
-            j_ws(j);
-            if (*j->p == ',') {
-                j->p++;
-                continue;
-            }
-            if (*j->p == close) {
-                j->p++;
-                return IC_OK;
-            }
-            return j_err(j, close == '}' ? "',' or '}'" : "',' or ']'");
-        }
-    }
-    if (j_word(j, "true") || j_word(j, "false") || j_word(j, "null") || j_word(j, "NaN") ||
-        j_word(j, "Infinity") || j_word(j, "-Infinity"))
+    if (cJSON_IsNumber(v)) {
+        *out = v->valuedouble;
         return IC_OK;
-    const char *s0 = j->p;
-    while (*j->p && strchr("0123456789.eE+-", *j->p))
-        j->p++;
-    double v;
-    if (j->p == s0 || parse_number(s0, (size_t)(j->p - s0), &v)) {
-        j->p = s0;
-        return j_err(j, "a JSON value");
     }
-    return IC_OK;
-}
-
-/* One array element as a number: number, null, NaN, (-)Infinity, or a string naming NaN/Inf. */
-static ic_status j_number(jp *j, const char *key, int index, double *out)
-{
-    const char *s0 = j->p;
-    if (j_word(j, "null") || j_word(j, "NaN")) {
+    if (cJSON_IsNull(v)) {
         *out = NAN;
         return IC_OK;
     }
-    if (j_word(j, "Infinity")) {
-        *out = INFINITY;
+    if (cJSON_IsString(v) && *v->valuestring &&
+        !parse_number(v->valuestring, strlen(v->valuestring), out))
         return IC_OK;
-    }
-    if (j_word(j, "-Infinity")) {
-        *out = -INFINITY;
-        return IC_OK;
-    }
-    if (*j->p == '"') {
-        char buf[32];
-        int fits;
-        ic_status s = j_string(j, buf, sizeof buf, &fits);
-        if (s)
-            return s;
-        if (fits && strcmp(buf, "") && !parse_number(buf, strlen(buf), out))
-            return IC_OK;
-        j->p = s0;
-    } else {
-        while (*j->p && strchr("0123456789.eE+-", *j->p))
-            j->p++;
-        if (j->p > s0 && !parse_number(s0, (size_t)(j->p - s0), out))
-            return IC_OK;
-        j->p = s0;
-    }
-    if (!*j->p)
-        return j_err(j, "a number");
-    int k = 0;
-    while (k < 20 && s0[k] && !strchr(",]\n", s0[k]))
-        k++;
-    return ic_seterr(IC_ERR_FORMAT, "%s:%d: \"%s\"[%d]: '%.*s' is not a number", j->file, j->line,
-                     key, index, k, s0);
+    char *text = cJSON_PrintUnformatted(v);
+    ic_status s = ic_seterr(IC_ERR_FORMAT, "%s: \"%s\"[%d]: '%.20s' is not a number", path, key,
+                            index, text ? text : "?");
+    cJSON_free(text);
+    return s;
 }
 
-static ic_status j_object(jp *j, cols *c, int depth, int *counts, int *caps);
+static ic_status json_object(const char *path, const cJSON *obj, int depth, cols *c, int *counts,
+                             int *caps);
 
-static ic_status j_member(jp *j, cols *c, const char *key, int keyline, int depth, int *counts,
-                          int *caps, int *seen)
+/* One member of the history object: a metric's or epoch's array, R's "metrics" object,
+ * or anything else (skipped). */
+static ic_status json_member(const char *path, const cJSON *item, int depth, cols *c,
+                             int *counts, int *caps, int *seen)
 {
+    const char *key = item->string;
     int m = metric_index(key);
-    j_ws(j);
-    if (m == M_NONE && !strcmp(key, "metrics") && *j->p == '{' && depth == 0)
-        return j_object(j, c, depth + 1, counts, caps); /* R: history$metrics */
+    if (m == M_NONE && !strcmp(key, "metrics") && cJSON_IsObject(item) && depth == 0)
+        return json_object(path, item, depth + 1, c, counts, caps); /* R: history$metrics */
     if (m == M_NONE)
-        return j_skip(j, depth + 1);
+        return IC_OK;
     int slot = m == M_EPOCH ? M_N : m;
     if (seen[slot]++)
-        return ic_seterr(IC_ERR_FORMAT, "%s:%d: key \"%s\" appears twice", j->file, keyline, key);
-    if (*j->p != '[')
-        return j_err(j, "an array of numbers");
-    j->p++;
-    j_ws(j);
-    int n = 0;
-    if (*j->p == ']')
-        j->p++;
-    else
-        for (;;) {
-            j_ws(j);
-            double v;
-            ic_status s = j_number(j, key, n, &v);
-            if (s)
-                return s;
-            if (m == M_EPOCH) {
-                if (!isfinite(v) || v != floor(v))
-                    return ic_seterr(IC_ERR_FORMAT, "%s:%d: \"epoch\"[%d] is not a whole number",
-                                     j->file, j->line, n);
-                n++;
-            } else if ((s = cols_push(&c->v[m], &counts[m], &caps[m], v)))
-                return s;
-            else
-                n = counts[m];
-            j_ws(j);
-            if (*j->p == ',') {
-                j->p++;
-                continue;
-            }
-            if (*j->p == ']') {
-                j->p++;
-                break;
-            }
-            return j_err(j, "',' or ']'");
+        return ic_seterr(IC_ERR_FORMAT, "%s: key \"%s\" appears twice", path, key);
+    if (!cJSON_IsArray(item)) {
+        char *text = cJSON_PrintUnformatted(item);
+        ic_status s = ic_seterr(IC_ERR_FORMAT, "%s: \"%s\" must be an array of numbers, got %.40s",
+                                path, key, text ? text : "?");
+        cJSON_free(text);
+        return s;
+    }
+    int n = 0, i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, item)
+    {
+        double v;
+        ic_status s = json_number(path, key, i, e, &v);
+        if (s)
+            return s;
+        if (m == M_EPOCH) {
+            if (!isfinite(v) || v != floor(v))
+                return ic_seterr(IC_ERR_FORMAT, "%s: \"epoch\"[%d] is not a whole number", path,
+                                 i);
+            n++;
+        } else if ((s = cols_push(&c->v[m], &counts[m], &caps[m], v))) {
+            return s;
+        } else {
+            n = counts[m];
         }
+        i++;
+    }
     if (m >= 0)
         c->have[m] = 1;
     /* All arrays must have the same length: the first one sets it. */
     if (c->n < 0)
         c->n = n;
     else if (n != c->n)
-        return ic_seterr(IC_ERR_FORMAT, "%s:%d: \"%s\" has %d values, earlier arrays have %d",
-                         j->file, j->line, key, n, c->n);
+        return ic_seterr(IC_ERR_FORMAT, "%s: \"%s\" has %d values, earlier arrays have %d", path,
+                         key, n, c->n);
     return IC_OK;
 }
 
-static ic_status j_object(jp *j, cols *c, int depth, int *counts, int *caps)
+static ic_status json_object(const char *path, const cJSON *obj, int depth, cols *c, int *counts,
+                             int *caps)
 {
     int seen[M_N + 1] = {0};
-    j_ws(j);
-    if (*j->p != '{')
-        return j_err(j, "'{'");
-    j->p++;
-    j_ws(j);
-    if (*j->p == '}') {
-        j->p++;
-        return IC_OK;
-    }
-    for (;;) {
-        char key[32];
-        int fits;
-        j_ws(j);
-        int keyline = j->line;
-        ic_status s = j_string(j, key, sizeof key, &fits);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj)
+    {
+        ic_status s = json_member(path, item, depth, c, counts, caps, seen);
         if (s)
             return s;
-        if (!fits)
-            key[0] = 0;
-        j_ws(j);
-        if (*j->p != ':')
-            return j_err(j, "':'");
-        j->p++;
-        if ((s = j_member(j, c, key, keyline, depth, counts, caps, seen)))
-            return s;
-        j_ws(j);
-        if (*j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (*j->p == '}') {
-            j->p++;
-            return IC_OK;
-        }
-        return j_err(j, "',' or '}'");
     }
+    return IC_OK;
 }
 
 static ic_status load_json(const char *path, const char *text, cols *c)
 {
-    jp j = {text, path, 1};
-    int counts[M_N] = {0}, caps[M_N] = {0};
-    c->n = -1;
-    ic_status s = j_object(&j, c, 0, counts, caps);
+    char *copy;
+    long open_quote;
+    ic_status s = json_copy(text, &copy, &open_quote);
     if (s)
         return s;
-    j_ws(&j);
-    if (*j.p)
-        return j_err(&j, "the end of the file after the JSON object");
-    if (c->n < 0)
-        c->n = 0;
-    return IC_OK;
+    const char *end = NULL;
+    cJSON *root = NULL;
+    s = ic__json_parse(copy, &end, 0, &root);
+    if (s == IC_ERR_NOMEM) {
+        ic__errctx(s, "%s: reading the history", path);
+    } else if (!root) {
+        s = json_syntax_error(path, copy, end ? end : copy, open_quote);
+    } else {
+        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+            end++;
+        if (*end) {
+            s = ic_seterr(IC_ERR_FORMAT,
+                          "%s:%d: malformed JSON: text after the end of the object at '%.20s'",
+                          path, line_at(copy, end), end);
+        } else if (!cJSON_IsObject(root)) {
+            s = ic_seterr(IC_ERR_FORMAT, "%s: the JSON history must be an object", path);
+        } else {
+            int counts[M_N] = {0}, caps[M_N] = {0};
+            c->n = -1;
+            s = json_object(path, root, 0, c, counts, caps);
+            if (!s && c->n < 0)
+                c->n = 0;
+        }
+    }
+    cJSON_Delete(root);
+    ic__free(copy);
+    return s;
 }
 
 /* ---- Entry point ---- */

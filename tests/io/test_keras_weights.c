@@ -4,7 +4,7 @@
  *   DepthwiseConv2D, Dense and a nested model (partly frozen, so its weights are saved
  *   trainable first), weights versions bumped;
  * - the file layout read back with libhdf5 (layer_names, weight_names, dataset paths,
- *   float32, contiguous, shapes, string encodings), and the seed model's layer_names
+ *   float32, contiguous, shapes, string encodings), and the book's model's layer_names
  *   (VGG16 base nested + head);
  * - files written here by hand with libhdf5: the legacy VGG16 download layout (loads by
  *   order into ic_app_vgg16), variable-length and fixed-length strings, split
@@ -771,7 +771,7 @@ static void test_errors(void)
     ic_model_free(a);
 }
 
-/* ---- VGG16: legacy download layout, seed model layout ---- */
+/* ---- VGG16: legacy download layout, the book's model layout ---- */
 
 static void test_vgg16(void)
 {
@@ -834,7 +834,7 @@ static void test_vgg16(void)
     }
     CHECK(ic_model_num_weights(v) == 26 && all);
 
-    /* The seed model: vgg16 nested + flatten, dense 256, dense 1. */
+    /* The book's model: vgg16 nested + flatten, dense 256, dense 1. */
     ic_model *seedm;
     ic_layer *l;
     OK(ic_model_create(&seedm, "sequential_1", 1));
@@ -864,7 +864,7 @@ static void test_vgg16(void)
     CHECK(dataset_is(f, "/vgg16/block5_conv3/bias:0", 1, b5));
     CHECK(dataset_is(f, "/dense_1/dense_1/kernel:0", 2, d1));
     H5Fclose(f);
-    /* the file of the bare base does not load into the seed model by order */
+    /* the file of the bare base does not load into the book's model by order */
     EXPECT_ERR(ic_model_load_weights(seedm, lp, NULL), IC_ERR_SHAPE,
                "file has 13 layers with weights, model 'sequential_1' has 3");
     ic_model_free(seedm);

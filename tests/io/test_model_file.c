@@ -1,7 +1,7 @@
 /* test_model_file.c - imgclass model files (ic_model_save / ic_model_load) and the Keras
  * model_config JSON behind them.
  *
- * - Round trips of the seed model (VGG16 base nested and frozen + dense head), the small
+ * - Round trips of the book's model (VGG16 base nested and frozen + dense head), the small
  *   convnet and a functional model with Add, Concatenate, BatchNormalization,
  *   DepthwiseConv2D, ZeroPadding2D, Dropout, ReLU(6) and a nested Sequential: the same
  *   summary text, weight names and values, trainable counts and bit-identical outputs.

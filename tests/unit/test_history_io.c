@@ -1,7 +1,7 @@
 /* test_history_io.c - history files: CSV and JSON round trips that are bit-exact (NaN,
  * infinities, -0, denormals, 17-digit values), the exact text written, files of other
- * tools (Keras CSVLogger, pandas, Python json with NaN), errors that name file and line,
- * and atomic writes that leave no temporary files. */
+ * tools (Keras CSVLogger, pandas, Python json with NaN), errors that name the file (and the
+ * line, in CSV and for JSON syntax), and atomic writes that leave no temporary files. */
 #include <dirent.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -179,6 +179,14 @@ static void test_foreign(void)
     CHECK(ic_history_metric(h, "val_acc")[1] == -INFINITY && isnan(ic_history_metric(h, "acc")[0]));
     CHECK(ic_history_metric(h, "loss")[1] == 1e-3);
     ic_history_free(h);
+    /* NaN and Infinity inside strings stay strings (also after an escaped quote). */
+    write_text("str.json", "{\"note\": \"a \\\"NaN\\\" Infinity\", \"loss\": [Infinity, NaN],\n"
+                           " \"NaN\": [1, 2, 3], \"acc\": [\"Infinity\", \"0.5\"]}");
+    OK(ic_history_load(path_of("str.json"), &h));
+    CHECK(ic_history_epochs(h) == 2 && ic_history_metric(h, "loss")[0] == INFINITY);
+    CHECK(isnan(ic_history_metric(h, "loss")[1]) && ic_history_metric(h, "acc")[0] == INFINITY);
+    CHECK(ic_history_metric(h, "acc")[1] == 0.5);
+    ic_history_free(h);
     write_text("r.json", "{\"params\": {\"epochs\": 1}, \"metrics\": {\"loss\": [0.25], "
                          "\"acc\": [0.5]}}");
     OK(ic_history_load(path_of("r.json"), &h));
@@ -212,18 +220,23 @@ static void test_malformed(void)
     BAD("trunc.json", "{\n  \"loss\": [0.5,\n  0.25", IC_ERR_FORMAT, ":3: unexpected end of file");
     BAD("trunc2.json", "{\"loss\": [0.5], \"acc\": [0.2", IC_ERR_FORMAT, ":1: unexpected end");
     BAD("trunc3.json", "{\"lo", IC_ERR_FORMAT, ":1: unexpected end of file");
-    BAD("garbage.json", "{\"loss\": [1] x", IC_ERR_FORMAT,
-        ":1: malformed JSON: expected ',' or '}' at 'x'");
+    BAD("trunc4.json", "{\"loss\": [1],\n\"note\": \"abc\n", IC_ERR_FORMAT,
+        ":3: unexpected end of file (truncated JSON?)");
+    BAD("word.json", "{\"loss\": [1],\n \"acc\": [nan]}", IC_ERR_FORMAT,
+        ":2: malformed JSON at 'nan]}'");
+    BAD("garbage.json", "{\"loss\": [1] x", IC_ERR_FORMAT, ":1: malformed JSON at 'x'");
     BAD("nonnum.json", "{\n\"loss\": [0.5,\n\"abc\"]}", IC_ERR_FORMAT,
-        ":3: \"loss\"[1]: '\"abc\"' is not a number");
-    BAD("bool.json", "{\"loss\": [true]}", IC_ERR_FORMAT, ":1: \"loss\"[0]");
+        ": \"loss\"[1]: '\"abc\"' is not a number");
+    BAD("bool.json", "{\"loss\": [true]}", IC_ERR_FORMAT, ": \"loss\"[0]: 'true' is not a number");
     BAD("len.json", "{\"loss\": [1, 2],\n\"acc\": [1]}", IC_ERR_FORMAT,
-        ":2: \"acc\" has 1 values, earlier arrays have 2");
+        ": \"acc\" has 1 values, earlier arrays have 2");
     BAD("noloss.json", "{\"acc\": [1]}", IC_ERR_FORMAT, ": no 'loss' values");
-    BAD("notarray.json", "{\"loss\": 5}", IC_ERR_FORMAT, ":1: malformed JSON: expected an array");
-    BAD("trailing.json", "{\"loss\": [1]}\n}", IC_ERR_FORMAT, ":2: malformed JSON");
+    BAD("notarray.json", "{\"loss\": 5}", IC_ERR_FORMAT,
+        ": \"loss\" must be an array of numbers, got 5");
+    BAD("trailing.json", "{\"loss\": [1]}\n}", IC_ERR_FORMAT,
+        ":2: malformed JSON: text after the end of the object at '}'");
     BAD("dupkey.json", "{\"loss\": [1],\n \"loss\": [2]}", IC_ERR_FORMAT,
-        ":2: key \"loss\" appears twice");
+        ": key \"loss\" appears twice");
     ic_history *h;
     EXPECT_ERR(ic_history_load(path_of("missing.csv"), &h), IC_ERR_NOT_FOUND, "missing.csv");
     EXPECT_ERR(ic_history_load(NULL, &h), IC_ERR_INVALID, "no path");
