@@ -1,4 +1,4 @@
-/* test_keras_models.c - models saved by Keras itself (issue #8): ic_keras_model_load on the
+/* test_keras_models.c - models saved by Keras itself: ic_keras_model_load on the
  * fixtures of tests/fixtures/keras (written by make_fixtures.py in each Keras version's
  * encoding, expected outputs from an independent numpy forward pass):
  *   k20_seq      Keras 2.0.6 Sequential as a plain list, fixed-length strings

@@ -4,7 +4,7 @@
  *   DepthwiseConv2D, Dense and a nested model (partly frozen, so its weights are saved
  *   trainable first), weights versions bumped;
  * - the file layout read back with libhdf5 (layer_names, weight_names, dataset paths,
- *   float32, contiguous, shapes, string encodings), and the seed model's layer_names
+ *   float32, contiguous, shapes, string encodings), and the book's model's layer_names
  *   (VGG16 base nested + head);
  * - files written here by hand with libhdf5: the legacy VGG16 download layout (loads by
  *   order into ic_app_vgg16), variable-length and fixed-length strings, split
@@ -771,7 +771,7 @@ static void test_errors(void)
     ic_model_free(a);
 }
 
-/* ---- VGG16: legacy download layout, seed model layout ---- */
+/* ---- VGG16: legacy download layout, the book's model layout ---- */
 
 static void test_vgg16(void)
 {
@@ -834,27 +834,27 @@ static void test_vgg16(void)
     }
     CHECK(ic_model_num_weights(v) == 26 && all);
 
-    /* The seed model: vgg16 nested + flatten, dense 256, dense 1. */
-    ic_model *seedm;
+    /* The book's model: vgg16 nested + flatten, dense 256, dense 1. */
+    ic_model *bookm;
     ic_layer *l;
-    OK(ic_model_create(&seedm, "sequential_1", 1));
+    OK(ic_model_create(&bookm, "sequential_1", 1));
     OK(ic_layer_from_model(&l, v));
-    OK(ic_model_add(seedm, l));
+    OK(ic_model_add(bookm, l));
     OK(ic_layer_flatten(&l, "flatten_1"));
-    OK(ic_model_add(seedm, l));
+    OK(ic_model_add(bookm, l));
     OK(ic_layer_dense(&l, 256, IC_ACT_RELU, 1, "dense_1"));
-    OK(ic_model_add(seedm, l));
+    OK(ic_model_add(bookm, l));
     OK(ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, "dense_2"));
-    OK(ic_model_add(seedm, l));
-    const char *sp = tpath("seed.h5");
-    OK(ic_model_save_weights(seedm, sp));
+    OK(ic_model_add(bookm, l));
+    const char *sp = tpath("book.h5");
+    OK(ic_model_save_weights(bookm, sp));
     f = H5Fopen(sp, H5F_ACC_RDONLY, H5P_DEFAULT);
     const char *root[] = {"vgg16", "flatten_1", "dense_1", "dense_2"};
     CHECK(str_list_is(f, "layer_names", root, 4));
     hid_t g = H5Gopen2(f, "vgg16", H5P_DEFAULT);
     char **wn;
     int n;
-    OK(ic__h5_read_str_array_attr(g, "weight_names", "seed.h5", &wn, &n));
+    OK(ic__h5_read_str_array_attr(g, "weight_names", "book.h5", &wn, &n));
     CHECK(n == 26 && !strcmp(wn[0], "block1_conv1/kernel:0") &&
           !strcmp(wn[1], "block1_conv1/bias:0") && !strcmp(wn[25], "block5_conv3/bias:0"));
     ic__free(wn);
@@ -864,10 +864,10 @@ static void test_vgg16(void)
     CHECK(dataset_is(f, "/vgg16/block5_conv3/bias:0", 1, b5));
     CHECK(dataset_is(f, "/dense_1/dense_1/kernel:0", 2, d1));
     H5Fclose(f);
-    /* the file of the bare base does not load into the seed model by order */
-    EXPECT_ERR(ic_model_load_weights(seedm, lp, NULL), IC_ERR_SHAPE,
+    /* the file of the bare base does not load into the book's model by order */
+    EXPECT_ERR(ic_model_load_weights(bookm, lp, NULL), IC_ERR_SHAPE,
                "file has 13 layers with weights, model 'sequential_1' has 3");
-    ic_model_free(seedm);
+    ic_model_free(bookm);
 }
 
 /* ---- Shared MobileNetV2 files ---- */
