@@ -63,12 +63,12 @@ check-valgrind: build
 demo: build
 	./scripts/demo.sh $(BUILD)
 
-# The seed's three techniques on real photos (issue #6; not part of check): from scratch,
+# The book's three techniques on real photos (not part of check): from scratch,
 # feature extraction (cached features at 150x150 and the base's native 224x224, and with
 # augmentation), fine-tuning. Results in results/<technique>/ and results/summary.tsv,
-# reported in docs/results.md. The scratch run keeps the seed's 100 epochs, the
+# reported in docs/results.md. The scratch run keeps the book's 100 epochs, the
 # pretrained runs use fewer (about 100 minutes in all on 2 cores); REPRO_FULL=1 runs the
-# seed's epochs everywhere. See scripts/reproduce.sh.
+# book's epochs everywhere. See scripts/reproduce.sh.
 reproduce: build
 	./scripts/reproduce.sh $(BUILD) scratch features finetune
 
@@ -88,7 +88,7 @@ bench: build
 bench-profile: build
 	./scripts/bench_profile.sh $(BUILD)
 
-# The seed's VGG16 schedules on the real photos, a few epochs each, extrapolated.
+# The book's VGG16 schedules on the real photos, a few epochs each, extrapolated.
 bench-schedules: build
 	./scripts/bench_schedules.sh $(BUILD)
 

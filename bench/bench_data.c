@@ -1,4 +1,4 @@
-/* bench_data.c - throughput of the data pipeline: decode + resize + augmentation (the seed's
+/* bench_data.c - throughput of the data pipeline: decode + resize + augmentation (the book's
  * training generator: rescale, rotation 40, shifts 0.2, shear 0.2, zoom 0.2, flips) to
  * 150x150, batches of 20, through the directory iterator's worker threads; once with one
  * worker and once with all threads.
@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     if (batches < 1)
         batches = 1;
     int all = threads > 0 ? threads : ic_num_threads();
-    printf("imgclass %s data pipeline: %s, seed generator, 150x150, batch 20, %d batches\n",
+    printf("imgclass %s data pipeline: %s, the book's generator, 150x150, batch 20, %d batches\n",
            ic_version(), dir, batches);
     if (run(dir, 1, batches))
         return 1;

@@ -1,4 +1,4 @@
-/* bench_engine.c - images/s of the seed's four workloads at batch 20, 150x150x3, with
+/* bench_engine.c - images/s of the book's four workloads at batch 20, 150x150x3, with
  * random weights and data, timed the way ../shared/bench/torch_anchor.py times PyTorch
  * (warm-up, then blocks of iterations each timed alone; best and median):
  *   fwd      (a) VGG16 conv base forward, inference

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make bench: imgclass's workloads in fp32 and bf16 and PyTorch's
 # (../shared/bench/torch_anchor.py, channels-last fp32, PyTorch's faster layout) in the
-# same run, then imgclass/PyTorch ratios of median images/s against the targets of
-# issue #7. Not a test: the machines are shared and noisy, so only ratios measured
-# together mean anything.
+# same run, then imgclass/PyTorch ratios of median images/s against the targets in
+# docs/performance.md. Not a test: the machines are shared and noisy, so only ratios
+# measured together mean anything.
 #
 # Each imgclass test runs in its own process, so the peak resident memory printed with
 # it (rss_mib) is that test's. GFLOP/s use the FLOP counts of ../shared/bench/README.md;
@@ -59,7 +59,7 @@ if [ "$build" != --summary ]; then
         done
     done
     
-    echo "== data pipeline (decode + resize + the seed's augmentation, 150x150, batch 20)"
+    echo "== data pipeline (decode + resize + the book's augmentation, 150x150, batch 20)"
     "$build/bench/bench_data" "$data_dir" | grep RESULT | tee "$out/data.txt" || true
     
     have_torch=0

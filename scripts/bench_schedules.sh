@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# make bench-schedules: wall-clock time of the seed's two VGG16 schedules on the real
-# photos (issue #7): feature extraction with augmentation (frozen base, 30 epochs of 100
+# make bench-schedules: wall-clock time of the book's two VGG16 schedules on the real
+# photos: feature extraction with augmentation (frozen base, 30 epochs of 100
 # steps, validation 50 steps) and fine-tuning from block3_conv1 (100 epochs of 100
 # steps, validation 50 steps), batch 20, 150x150. VGG16 runs with random weights (the
 # ImageNet file cannot be downloaded here; speed does not depend on the values). Each
-# schedule runs SCHED_EPOCHS epochs (default 3) and is extrapolated to the seed's
+# schedule runs SCHED_EPOCHS epochs (default 3) and is extrapolated to the book's
 # epoch count from the median epoch (the first epoch also creates primitives).
 # Usage: scripts/bench_schedules.sh [BUILD_DIR]
 # env: SCHED_PRECS (default "bf16 fp32"), SCHED_EPOCHS (3), SCHED_THREADS (2),
@@ -41,14 +41,14 @@ median_epoch() { # LOG: median seconds between consecutive "Epoch N/" lines and 
 }
 hms() { awk -v s="$1" 'BEGIN { printf "%dh%02dm", s / 3600, (s % 3600) / 60 }'; }
 
-echo "== seed schedules, VGG16 at 150x150, batch 20, $threads threads, $epochs epochs each, extrapolated"
+echo "== the book's schedules, VGG16 at 150x150, batch 20, $threads threads, $epochs epochs each, extrapolated"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs"
 for p in $precs; do
-    # feature extraction with augmentation (the seed: 30 epochs)
+    # feature extraction with augmentation (the book: 30 epochs)
     timed "$out/fe_$p.log" "$bin" train "$data" -o "$out/fe_$p.h5" --base vgg16 --weights none \
         --freeze-base --augment --lr 2e-5 --epochs "$epochs" --precision "$p" "${common[@]}"
     fe=$(median_epoch "$out/fe_$p.log")
-    # fine-tuning from block3_conv1 (the seed: 100 epochs), from the model above
+    # fine-tuning from block3_conv1 (the book: 100 epochs), from the model above
     timed "$out/ft_$p.log" "$bin" finetune "$out/fe_$p.h5" "$data" -o "$out/ft_$p.h5" \
         --unfreeze-from block3_conv1 --augment --lr 1e-5 --epochs "$epochs" --precision "$p" \
         "${common[@]}"

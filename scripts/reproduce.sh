@@ -1,62 +1,63 @@
 #!/usr/bin/env bash
-# make reproduce: the seed's three techniques on cats vs dogs (issue #6), with its
-# hyper-parameters, on the best base available here; docs/results.md reports a run.
+# make reproduce: the book's three techniques on cats vs dogs (Chollet & Allaire, "Image
+# Classification on Small Datasets with Keras"), with its hyper-parameters, on the best
+# base available here; docs/results.md reports a run.
 #
 #   scratch   the book's small convnet from scratch, augmentation + dropout, 150x150,
-#             RMSprop lr 1e-4, batch 20, 100 steps per epoch (seed: 100 epochs)
+#             RMSprop lr 1e-4, batch 20, 100 steps per epoch (book: 100 epochs)
 #   features  (a) fast: the frozen base runs once over the un-augmented images
 #             (--cache-features), a Dense 256 head trains on the stored features,
-#             30 epochs, lr 2e-5: at 150x150 (the seed's size) and at the base's native
+#             30 epochs, lr 2e-5: at 150x150 (the book's size) and at the base's native
 #             224x224, for the main base and the small variant;
-#             (b) the seed's: frozen base + augmentation end to end, 100 steps per epoch,
-#             lr 2e-5 (seed: 30 epochs), at both sizes
+#             (b) the book's: frozen base + augmentation end to end, 100 steps per epoch,
+#             lr 2e-5 (book: 30 epochs), at both sizes
 #             (c) MobileNetV2 only, at 224: the Keras transfer-learning guide's head
 #             for it (global average pooling, then the output: --pooling avg --head 0),
 #             cached features, lr 1e-3 (a linear head learns too slowly at 2e-5),
-#             30 epochs. The seed's Flatten + Dense 256 head over 62,720 inputs holds
+#             30 epochs. The book's Flatten + Dense 256 head over 62,720 inputs holds
 #             7x the base's weights and memorises the training set in two epochs, so
 #             fine-tuning under it cannot beat feature extraction (docs/results.md)
 #   finetune  the base unfrozen from UNFREEZE on, starting from the model of (b) (the
-#             seed's order; from (a)'s when (b) has not run) at both sizes, and from
-#             (c), augmentation, RMSprop lr 1e-5, 100 steps per epoch (seed: 100
+#             book's order; from (a)'s when (b) has not run) at both sizes, and from
+#             (c), augmentation, RMSprop lr 1e-5, 100 steps per epoch (book: 100
 #             epochs); BatchNormalization layers stay in inference mode (finetune's
 #             --freeze-bn default)
 #
 # Base: VGG16 when its ImageNet weights are cached ('imgclass weights path vgg16_notop';
-# unfreeze from block3_conv1 as the seed), else MobileNetV2 alpha 1.0 and, as the small
+# unfreeze from block3_conv1 as the book), else MobileNetV2 alpha 1.0 and, as the small
 # variant, alpha 0.35 from ../shared/weights (tf preprocessing x/127.5 - 1). MobileNetV2
 # is unfrozen from block_13_expand: block 13 opens the network's last resolution stage
 # (stride 2, 160 then 320 channels), so blocks 13-16 and Conv_1 train - layers 118-155 of
-# 155 but 74 % of the base's weights, as the seed's block3_conv1 unfreezes most of
+# 155 but 74 % of the base's weights, as the book's block3_conv1 unfreezes most of
 # VGG16's - while the general features of blocks 0-12 stay as pretrained. BN layers stay
 # in inference mode (finetune's --freeze-bn default). docs/results.md says more.
 #
 # Every run writes NAME.h5, NAME.history.csv/.json, NAME.png (imgclass plot) and NAME.log
 # into results/<technique>/, and one line to results/summary.tsv. Two models of every run
 # are evaluated on the untouched test/ split:
-#   - the last epoch's (the seed's protocol): NAME.last.h5, NAME.last.test.txt;
+#   - the last epoch's (the book's protocol): NAME.last.h5, NAME.last.test.txt;
 #   - the epoch with the lowest val_loss (--save-best val_loss, as the second edition of
-#     the seed's chapter keeps the best epoch with ModelCheckpoint(save_best_only=TRUE,
+#     the book's chapter keeps the best epoch with ModelCheckpoint(save_best_only=TRUE,
 #     monitor="val_loss") and evaluates that one): NAME.h5, NAME.best.test.txt.
 # Selecting on val_loss reads the validation split only; test/ stays untouched. Both
 # come from the same run (the checkpoint changes nothing in training), and fine-tuning
 # starts from the feature-extraction run's last epoch, as in both editions.
 # REPRO_SELECT=none keeps only the last epoch (NAME.h5, NAME.last.test.txt).
 #
-# Schedules (2 idle cores, fp32): the scratch run keeps the seed's 100 epochs (15 s
-# each), augmented feature extraction the seed's 30 (20 s each at 224, 10 s at 150);
-# a fine-tuning epoch costs 33 s at 224 and 17 s at 150, so the seed's 100 do not fit
-# in two hours next to the rest: 30 by default. REPRO_FULL=1 sets the seed's epochs
+# Schedules (2 idle cores, fp32): the scratch run keeps the book's 100 epochs (15 s
+# each), augmented feature extraction the book's 30 (20 s each at 224, 10 s at 150);
+# a fine-tuning epoch costs 33 s at 224 and 17 s at 150, so the book's 100 do not fit
+# in two hours next to the rest: 30 by default. REPRO_FULL=1 sets the book's epochs
 # everywhere (about 3 hours here).
 #
 # Usage: scripts/reproduce.sh [BUILD_DIR] [scratch|features|finetune ...]
 # env:   IMGCLASS_DATA, REPRO_OUT (results), REPRO_THREADS (nproc),
-#        REPRO_SCRATCH_EPOCHS (default 100 as the seed), REPRO_FEATURES_EPOCHS (cached, 30),
-#        REPRO_AUG_EPOCHS (augmented feature extraction, default 30 as the seed),
-#        REPRO_FINETUNE_EPOCHS (default 30; seed 100), REPRO_SIZES ("150 224"),
+#        REPRO_SCRATCH_EPOCHS (default 100 as the book), REPRO_FEATURES_EPOCHS (cached, 30),
+#        REPRO_AUG_EPOCHS (augmented feature extraction, default 30 as the book),
+#        REPRO_FINETUNE_EPOCHS (default 30; book 100), REPRO_SIZES ("150 224"),
 #        REPRO_GAP (1: the runs with the Keras guide's head for MobileNetV2, 0: none),
 #        REPRO_STEPS (steps per epoch, 100; smaller for a smoke test),
-#        REPRO_FULL=1 (the seed's epochs everywhere),
+#        REPRO_FULL=1 (the book's epochs everywhere),
 #        REPRO_PRECISION (fp32 default, or bf16: faster for VGG16 and the small convnet
 #        where the CPU has AVX512_BF16 or AMX, slower for MobileNetV2 on oneDNN 2.6;
 #        docs/results.md measured no accuracy change),
@@ -108,7 +109,7 @@ fi
 
 # ---- base ----
 if vgg=$("$bin" weights path vgg16_notop 2>/dev/null); then
-    # the seed feeds VGG16 with rescale 1/255 (not caffe's preprocess_input): as it does
+    # the book feeds VGG16 with rescale 1/255 (not caffe's preprocess_input): as it does
     bases=("vgg16 1.0 $vgg none 1/255")
     unfreeze=block3_conv1
 else
@@ -138,8 +139,8 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo "== imgclass reproduce: $("$bin" --version), $threads threads, $(nproc) cores ($cpu)"
 echo "data: $data; results: $out; techniques: ${techniques[*]}"
 echo "epochs: scratch $e_scratch, cached features $e_cached, augmented features $e_aug," \
-    "fine-tuning $e_ft (seed: 100, 30, 30, 100)"
-# validation: one pass over validation/ (the default; 50 steps of 20 as the seed's)
+    "fine-tuning $e_ft (book: 100, 30, 30, 100)"
+# validation: one pass over validation/ (the default; 50 steps of 20 as the book's)
 # (every training run takes these, REPRO_SELECT's --save-best included)
 common=(--batch-size 20 --seed 1 --threads "$threads" --precision "${REPRO_PRECISION:-fp32}"
     ${keep[@]+"${keep[@]}"})
@@ -201,7 +202,7 @@ tag() { # tag "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE -> mnv2_1.0_150 / vgg
 }
 
 # cached-feature extraction (also the starting point of fine-tuning)
-# cached "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE [gap]: the seed's head (Flatten,
+# cached "BASE ALPHA WEIGHTS PREPROCESS RESCALE" SIZE [gap]: the book's head (Flatten,
 # Dense 256, output) at lr 2e-5, or with 'gap' the Keras guide's (pooling, output) at 1e-3
 cached() {
     local b=$1 s=$2 name suffix=_cached head=(--head 256) lr=2e-5
@@ -217,7 +218,7 @@ cached() {
 }
 
 # finetune_from HEAD_NAME NAME: fine-tune the last epoch of results/features/HEAD_NAME
-# (the model feature extraction ended with, as the seed continues training it)
+# (the model feature extraction ended with, as the book continues training it)
 finetune_from() {
     local from=$out/features/$1.last.h5
     [ -f "$from" ] || from=$out/features/$1.h5
@@ -253,7 +254,7 @@ for t in "${techniques[@]}"; do
         ;;
     finetune)
         for s in $sizes; do
-            # the seed's order: from the augmented feature-extraction model; when that
+            # the book's order: from the augmented feature-extraction model; when that
             # has not run (make reproduce-finetune alone), from the fast cached one
             head=$(tag "$main_base" "$s")_aug
             if [ ! -f "$out/features/$head.h5" ]; then

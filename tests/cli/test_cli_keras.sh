@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Models saved by Keras itself (issue #8) through the CLI, on the fixtures of
+# Models saved by Keras itself through the CLI, on the fixtures of
 # tests/fixtures/keras: summary prints the Keras table and totals (full-model files and
 # --config JSON + --weights), errors name layer and class; predict runs on a generated PNG
 # (and on ../shared images when present) with --rescale / --classes / --json; evaluate

@@ -56,7 +56,7 @@ check "prints counts per split" grep -q '^train *cat 10, dog 10' <<<"$out"
 check "prints validation" grep -q '^validation *cat 5, dog 5' <<<"$out"
 check "prints total" grep -q 'copied 40 files' <<<"$out"
 
-# Kaggle's pile starts at cat.0; the seed's R script starts at cat.1: --skip 1.
+# Kaggle's pile starts at cat.0; the book's R script starts at cat.1: --skip 1.
 k=$tmp/kaggle
 mkdir -p "$k"
 for i in $(seq 0 25); do echo "$i" >"$k/cat.$i.jpg"; echo "$i" >"$k/dog.$i.jpg"; done

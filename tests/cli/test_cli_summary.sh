@@ -18,9 +18,9 @@ check "vgg16 total" grep -qx 'Total params: 14,714,688' <<<"$out"
 check "vgg16 80 columns" test "$(head -1 <<<"$out" | tr -d '\n' | wc -c)" -eq 80
 
 out=$("$bin" summary --base vgg16 --head 256 --freeze-base)
-check "seed total" grep -qx 'Total params: 16,812,353' <<<"$out"
-check "seed trainable" grep -qx 'Trainable params: 2,097,665' <<<"$out"
-check "seed nested row" grep -q '^vgg16 (Model) ' <<<"$out"
+check "book model total" grep -qx 'Total params: 16,812,353' <<<"$out"
+check "book model trainable" grep -qx 'Trainable params: 2,097,665' <<<"$out"
+check "book model nested row" grep -q '^vgg16 (Model) ' <<<"$out"
 
 out=$("$bin" summary --base vgg16 --unfreeze-from block5_conv1)
 check "unfreeze from block5" grep -qx 'Trainable params: 9,177,089' <<<"$out"

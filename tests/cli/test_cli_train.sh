@@ -253,7 +253,7 @@ expect_in b3 b3.out ' - skipped: 2 bad files$'
 expect_in b3 b3.out '^Best epoch [1-3] \(val_loss [0-9.]+\) saved in b3.h5; the last epoch.s checkpoint is b3.last.h5$'
 [ -f b3.h5 ] && [ -f b3.last.h5 ] || fail "save-best: b3.h5 and b3.last.h5"
 
-# ---- --precision fp32|bf16 (issue #7) ----
+# ---- --precision fp32|bf16 ----
 # Where this CPU (or the backend) has no native bf16, the library falls back to fp32 and the
 # command prints one notice line on stderr; DNNL_MAX_CPU_ISA=AVX512_CORE forces that case.
 NOTICE='^imgclass: notice: this CPU has no native bf16 \(AVX512_BF16 or AMX\); running in fp32$'
@@ -304,7 +304,7 @@ for c in train finetune; do
     expect_in phelp_$c phelp_$c.out '^  --precision P '
 done
 
-# ---- validation through a frozen base: its features once, then the head (issue #7) ----
+# ---- validation through a frozen base: its features once, then the head ----
 # The history must be the same, bit for bit, as with the cache off (IC_NO_VAL_CACHE=1).
 # Batch size 5 gives partial batches (12 = 5 + 5 + 2), and every pass reshuffles, so later
 # batches mix images of different first-pass batches; --validation-steps shorter and

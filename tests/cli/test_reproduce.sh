@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_reproduce.sh IMGCLASS SOURCE_DIR - scripts/reproduce.sh (`make reproduce`, issue #6)
+# test_reproduce.sh IMGCLASS SOURCE_DIR - scripts/reproduce.sh (`make reproduce`)
 # end to end on a tiny generated dataset (tests/cli/fixture_gen.c) with the real
 # MobileNetV2 weights from ../shared (skipped without them), 1-2 epochs of 1-2 steps at
 # 32x32: every technique runs, each run leaves its model, last-epoch model, history, plot,

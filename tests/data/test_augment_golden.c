@@ -156,7 +156,7 @@ int main(void)
     CHECKF(nsets == 14, "%d parameter sets", nsets);
     CHECKF(g_outputs == 24, "%ld stored outputs compared (expected 24)", g_outputs);
 
-    /* The draws after np.random.seed(1) and (4) with the seed's generator on 150x150x3. */
+    /* The draws after np.random.seed(1) and (4) with the book's generator on 150x150x3. */
     static const struct {
         uint32_t seed;
         const char *set;

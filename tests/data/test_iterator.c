@@ -537,7 +537,7 @@ static void test_threads(void)
             CHECKF(exact, "batch 6 differs from the documented recipe");
             free(tmp);
             free(out);
-            /* Values are rescaled (the seed generator has rescale 1/255). */
+            /* Values are rescaled (the book's generator has rescale 1/255). */
             float lo = 1e9f, hi = -1e9f;
             for (int64_t k = 0; k < 5 * row; k++) {
                 lo = ref[k] < lo ? ref[k] : lo;

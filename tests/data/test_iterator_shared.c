@@ -1,6 +1,6 @@
-/* test_iterator_shared.c - flow_from_directory over the seed's real data in
+/* test_iterator_shared.c - flow_from_directory over the book's real data in
  * ../shared/data/cats_and_dogs_small: the counts Keras prints, class indices, byte-order file
- * order, and one decoded batch as the seed uses it (150x150, rescale 1/255, binary labels).
+ * order, and one decoded batch as the book uses it (150x150, rescale 1/255, binary labels).
  * Skips (exit 77) when ../shared is absent. */
 #include <stdio.h>
 #include <string.h>
@@ -47,7 +47,7 @@ int main(void)
     check_split(root, "validation", 1000);
     check_split(root, "test", 1000);
 
-    /* One batch as the seed's validation generator gives it. */
+    /* One batch as the book's validation generator gives it. */
     char dir[4300];
     snprintf(dir, sizeof dir, "%s/data/cats_and_dogs_small/train", root);
     ic_image_data_generator g = ic_image_data_generator_default();

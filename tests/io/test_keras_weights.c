@@ -835,26 +835,26 @@ static void test_vgg16(void)
     CHECK(ic_model_num_weights(v) == 26 && all);
 
     /* The book's model: vgg16 nested + flatten, dense 256, dense 1. */
-    ic_model *seedm;
+    ic_model *bookm;
     ic_layer *l;
-    OK(ic_model_create(&seedm, "sequential_1", 1));
+    OK(ic_model_create(&bookm, "sequential_1", 1));
     OK(ic_layer_from_model(&l, v));
-    OK(ic_model_add(seedm, l));
+    OK(ic_model_add(bookm, l));
     OK(ic_layer_flatten(&l, "flatten_1"));
-    OK(ic_model_add(seedm, l));
+    OK(ic_model_add(bookm, l));
     OK(ic_layer_dense(&l, 256, IC_ACT_RELU, 1, "dense_1"));
-    OK(ic_model_add(seedm, l));
+    OK(ic_model_add(bookm, l));
     OK(ic_layer_dense(&l, 1, IC_ACT_SIGMOID, 1, "dense_2"));
-    OK(ic_model_add(seedm, l));
-    const char *sp = tpath("seed.h5");
-    OK(ic_model_save_weights(seedm, sp));
+    OK(ic_model_add(bookm, l));
+    const char *sp = tpath("book.h5");
+    OK(ic_model_save_weights(bookm, sp));
     f = H5Fopen(sp, H5F_ACC_RDONLY, H5P_DEFAULT);
     const char *root[] = {"vgg16", "flatten_1", "dense_1", "dense_2"};
     CHECK(str_list_is(f, "layer_names", root, 4));
     hid_t g = H5Gopen2(f, "vgg16", H5P_DEFAULT);
     char **wn;
     int n;
-    OK(ic__h5_read_str_array_attr(g, "weight_names", "seed.h5", &wn, &n));
+    OK(ic__h5_read_str_array_attr(g, "weight_names", "book.h5", &wn, &n));
     CHECK(n == 26 && !strcmp(wn[0], "block1_conv1/kernel:0") &&
           !strcmp(wn[1], "block1_conv1/bias:0") && !strcmp(wn[25], "block5_conv3/bias:0"));
     ic__free(wn);
@@ -865,9 +865,9 @@ static void test_vgg16(void)
     CHECK(dataset_is(f, "/dense_1/dense_1/kernel:0", 2, d1));
     H5Fclose(f);
     /* the file of the bare base does not load into the book's model by order */
-    EXPECT_ERR(ic_model_load_weights(seedm, lp, NULL), IC_ERR_SHAPE,
+    EXPECT_ERR(ic_model_load_weights(bookm, lp, NULL), IC_ERR_SHAPE,
                "file has 13 layers with weights, model 'sequential_1' has 3");
-    ic_model_free(seedm);
+    ic_model_free(bookm);
 }
 
 /* ---- Shared MobileNetV2 files ---- */

@@ -375,7 +375,7 @@ static void test_book_model(void)
     CHECK(json_is(cJSON_GetObjectItem(dense, "trainable"), "true"));
     cJSON_Delete(root);
 
-    ic_model *r = round_trip(m, "seed.h5", 1);
+    ic_model *r = round_trip(m, "book.h5", 1);
     CHECK(ic_model_count_trainable_params(r) == 2097665);
     CHECK(!ic_layer_trainable(ic_model_layer(r, 0)));
     CHECK(r->train && r->train->opts.optimizer.lr == 2e-5f);
@@ -383,15 +383,15 @@ static void test_book_model(void)
 
     /* Keras's root attributes and the model_weights group. */
     hid_t f;
-    OK(ic__h5_open_read(tpath("seed.h5"), &f));
+    OK(ic__h5_open_read(tpath("book.h5"), &f));
     char *v;
-    OK(ic__h5_read_str_attr(f, "keras_version", "seed.h5", &v));
+    OK(ic__h5_read_str_attr(f, "keras_version", "book.h5", &v));
     CHECK(!strcmp(v, "2.2.4"));
     ic__free(v);
-    OK(ic__h5_read_str_attr(f, "backend", "seed.h5", &v));
+    OK(ic__h5_read_str_attr(f, "backend", "book.h5", &v));
     CHECK(!strcmp(v, "tensorflow"));
     ic__free(v);
-    OK(ic__h5_read_str_attr(f, "training_config", "seed.h5", &v));
+    OK(ic__h5_read_str_attr(f, "training_config", "book.h5", &v));
     cJSON *tc = cJSON_Parse(v);
     CHECK(json_is(cJSON_GetObjectItem(tc, "optimizer_config"),
                   "{\"class_name\":\"RMSprop\",\"config\":{\"lr\":2e-05,\"rho\":0.9,\"decay\":0,"
@@ -403,13 +403,13 @@ static void test_book_model(void)
     hid_t g = H5Gopen2(f, "model_weights", H5P_DEFAULT);
     char **names;
     int n;
-    OK(ic__h5_read_str_array_attr(g, "layer_names", "seed.h5", &names, &n));
+    OK(ic__h5_read_str_array_attr(g, "layer_names", "book.h5", &names, &n));
     CHECK(n == 4 && !strcmp(names[0], "vgg16"));
     ic__free(names);
     H5Gclose(g);
     H5Fclose(f);
     /* The loaded file's weights also load into the original model (Keras layout). */
-    OK(ic_model_load_weights(m, tpath("seed.h5"), NULL));
+    OK(ic_model_load_weights(m, tpath("book.h5"), NULL));
     ic_model_free(r);
     ic_model_free(m);
 }

@@ -1,4 +1,4 @@
-/* test_ops_bf16.c - bf16 compute precision of the oneDNN backend (issue #7), against
+/* test_ops_bf16.c - bf16 compute precision of the oneDNN backend, against
  * the reference backend's exact bf16 emulation and its float32 kernels.
  *
  * For each conv shape (3x3 same, strided valid, TF-'same' stride 2, 1x1, depthwise,

@@ -1,7 +1,7 @@
-/* test_smallcnn.c - the seed's small convnet (cats vs dogs from scratch), built layer by
+/* test_smallcnn.c - the book's small convnet (cats vs dogs from scratch), built layer by
  * layer: 3,453,121 parameters; forward and backward run on the cpu backend, and the
  * training loss of a fixed batch of 4 random 150x150x3 images falls over 10 RMSprop
- * steps at lr 1e-4 (binary cross-entropy, as the seed compiles it). */
+ * steps at lr 1e-4 (binary cross-entropy, as the book compiles it). */
 #include <time.h>
 
 #include "harness.h"

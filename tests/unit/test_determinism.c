@@ -1,6 +1,6 @@
 /* test_determinism.c - the same seed and thread count give bit-identical weights: the
  * small convnet (48x48) is built and trained twice from seed 7 on a generated PNG dataset
- * through ic_flow_from_directory with the seed's augmentation (2 decode threads) and
+ * through ic_flow_from_directory with the book's augmentation (2 decode threads) and
  * dropout, 2 epochs of 3 steps with validation; all weights must be equal byte for byte
  * (memcmp), and so must the losses. A different seed must give different weights.
  * In one process the automatic layer names must restart too (ic_reset_uids, Keras's

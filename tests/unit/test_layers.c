@@ -1,7 +1,7 @@
 /* test_layers.c - the layer families outside the gradient check:
  *   - shape inference (VGG16 conv base at 150x150 -> (4, 4, 512), 'same' with stride 2 on
  *     odd sizes = ceil(L/s), pools, padding, global pooling, Flatten, Concatenate);
- *   - parameter counts (Conv2D 3x3 3->64 = 1792, Dense 8192->256 = 2,097,408, the seed's
+ *   - parameter counts (Conv2D 3x3 3->64 = 1792, Dense 8192->256 = 2,097,408, the book's
  *     VGG16 + Dense 256 + Dense 1 = 16,812,353; BN 4 tensors, 4C params, 2C trainable,
  *     weight names and order);
  *   - Keras automatic names and class names;

@@ -1,5 +1,5 @@
 /* test_summary.c - model.summary() text, parameter and weight-tensor counts for the
- * seed's models, and freezing (R freeze_weights / unfreeze_weights semantics).
+ * book's models, and freezing (R freeze_weights / unfreeze_weights semantics).
  * The golden tables were produced by a re-statement of Keras 2.2.4's print_summary
  * (keras/utils/layer_utils.py) at R's default width of 80 columns. */
 #include <stdio.h>
@@ -55,7 +55,7 @@ static const char *VGG16_150 =
     "Non-trainable params: 0\n"
     "________________________________________________________________________________\n";
 
-static const char *SEED_FROZEN =
+static const char *BOOK_FROZEN =
     "________________________________________________________________________________\n"
     "Layer (type)                        Output Shape                    Param #     \n"
     "================================================================================\n"
@@ -134,7 +134,7 @@ int main(void)
     CHECK(ic_model_num_trainable_weights(m) == 4);
     CHECK(ic_model_count_trainable_params(m) == 2097665);
     txt = summary_text(m, 0);
-    check_text("seed model, base frozen", txt, SEED_FROZEN);
+    check_text("book model, base frozen", txt, BOOK_FROZEN);
     free(txt);
     /* model.weights order: trainable first (the head), then the frozen base. */
     const char *name;
@@ -147,7 +147,7 @@ int main(void)
     CHECK(ic_model_count_trainable_params(m) == 9177089);
     CHECK(!ic_layer_trainable(ic_model_get_layer(base, "block4_conv3")));
     CHECK(ic_layer_trainable(ic_model_get_layer(base, "block5_conv3")));
-    /* The seed's fine-tuning: from block3_conv1 on. */
+    /* The book's fine-tuning: from block3_conv1 on. */
     OK(ic_model_unfreeze_range(base, "block3_conv1", NULL));
     CHECK(ic_model_count_trainable_params(m) == 14714688 - 1792 - 36928 - 73856 - 147584 + 2097665);
     /* freeze_weights(from, to) is the mirror */

@@ -105,7 +105,7 @@ int ic__cpu_isa_has(dnnl_cpu_isa_t isa)
 }
 
 /* Backward weights in the bf16 table: bf16 or f32 inputs.
- * On AVX512_BF16 without AMX (the AMD EPYC this was developed on) oneDNN 2.6's bf16
+ * On AVX512_BF16 without AMX (the AMD EPYC of docs/performance.md) oneDNN 2.6's bf16
  * backward weights runs at ~500-600 GFLOP/s against ~300 for f32 (about 2x), so it
  * reads bf16 like the other passes. On Intel AMX, oneDNN 2.6's bf16 backward weights
  * (jit:avx512_core_amx_bf16) is the slow one: 78 GFLOP/s against 230 for f32 on VGG16
