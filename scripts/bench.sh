@@ -14,6 +14,8 @@
 # env: BENCH_TESTS (default fwd,feat,finetune,small), BENCH_PRECS (default fp32,bf16),
 #      BENCH_THREADS (default 2, as the PyTorch anchors), BENCH_REPS (default 3),
 #      BENCH_TORCH=0 skips PyTorch, BENCH_TORCH_BF16=1 adds PyTorch's bf16 autocast.
+#      BENCH_REAL=0 skips the real-run step (imgclass train/finetune on the photos, timed
+#      beside the library step: scripts/bench_realrun.sh).
 set -euo pipefail
 build=${1:-build}
 tests=${BENCH_TESTS:-fwd,feat,finetune,small}
@@ -59,6 +61,18 @@ if [ "$build" != --summary ]; then
         done
     done
     
+    if [ "${BENCH_REAL:-1}" != 0 ]; then
+        echo "== real runs: imgclass train / finetune on the photos (scripts/bench_realrun.sh)"
+        rt=""
+        for t in feat finetune; do
+            case ",$tests," in *,$t,*) rt=${rt:+$rt,}$t ;; esac
+        done
+        if [ -n "$rt" ]; then
+            BENCH_PRECS=$precs BENCH_REAL_TESTS=$rt scripts/bench_realrun.sh "$build" "$out/real.txt" \
+                || echo "bench: the real-run step failed (above)"
+        fi
+    fi
+
     echo "== data pipeline (decode + resize + the book's augmentation, 150x150, batch 20)"
     "$build/bench/bench_data" "$data_dir" | grep RESULT | tee "$out/data.txt" || true
     
@@ -121,6 +135,17 @@ for t in "${tlist[@]}"; do
             "$rss" "$target" "$other"
     done
 done
+if [ -s "$out/real.txt" ]; then
+    echo
+    echo "== real run against the library step (ms per batch of 20; docs/performance.md says where the difference goes)"
+    printf '%-9s %-5s %10s %10s %7s\n' test prec library "real run" "real/lib"
+    while read -r _ tt pp _ ms _; do
+        t=${tt#test=} p=${pp#prec=}
+        lib=$(med "$out/ours.txt" "$t" "$p")
+        libms=$(awk -v v="$lib" 'BEGIN { if (v == "" || v == 0) print "-"; else printf "%.1f", 20000 / v }')
+        printf '%-9s %-5s %10s %10s %7s\n' "$t" "$p" "$libms" "$ms" "$(ratio "$ms" "$libms")"
+    done <"$out/real.txt"
+fi
 dt=$(awk '$1=="RESULT" && $2=="data" {for (i = 1; i <= NF; i++) if ($i == "med") v = $(i+1)} END {print v}' "$out/data.txt")
 for p in "${plist[@]}"; do
     ft=$(med "$out/ours.txt" finetune "$p")
