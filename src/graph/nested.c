@@ -54,7 +54,7 @@ static void nested_destroy(ic_layer *l)
 }
 
 /* The wrapper's part of a nested model's config: "name" and its "trainable" flag (not in
- * Keras's Network.get_config, which Keras ignores when reading). src/io/config.c adds
+ * Keras's Network.get_config, which Keras ignores when reading). src/io/model_config_write.c adds
  * the inner model's layers, input_layers and output_layers. */
 static ic_status nested_get_config(const ic_layer *l, struct cJSON *config)
 {

@@ -3,7 +3,7 @@
  * A full-model file (Keras 2.0 - 2.3, tf.keras 2.x, Keras 3 legacy .h5) has the root
  * attribute model_config (JSON) and the save_weights layout in group model_weights; a
  * weights-only file (save_weights) comes with the architecture from model.to_json().
- * config.c builds the network (Sequential as a list or {"name", "layers"}, Functional
+ * model_config.c builds the network (Sequential as a list or {"name", "layers"}, Functional
  * with Keras 2 or Keras 3 inbound nodes, channels_first converted to our layout);
  * keras_h5.c reads the weights by layer name (tf.keras 2.4+ leaves the InputLayer out of
  * layer_names, so positions do not line up), after checking here that every layer with

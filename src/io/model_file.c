@@ -3,7 +3,7 @@
  * A Keras 2.2.4 full-model HDF5 file (keras.engine.saving.save_model), written atomically
  * (temporary file in the same directory, renamed into place):
  *   root attrs  keras_version "2.2.4", backend "tensorflow",
- *               model_config   JSON {"class_name", "config"} (config.c),
+ *               model_config   JSON {"class_name", "config"} (model_config_write.c),
  *               training_config JSON (compiled models): {"optimizer_config": {"class_name":
  *                 "RMSprop", "config": {"lr", "rho", "decay", "epsilon"}}, "loss",
  *                 "metrics": ["acc"], "sample_weight_mode": null, "loss_weights": null,
