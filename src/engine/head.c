@@ -3,9 +3,9 @@
  * The layers are rebuilt from the model's own config (io/model_config_write.c writes it,
  * io/model_config.c reads a layer back through the public constructors), so any head the
  * library can load works: the one `imgclass train --base` adds, or a Keras Sequential
- * model's, with a Dropout or a pooling layer in it. Copying by weight name rather than by position, because
- * model.weights lists trainable weights first (Keras's order), so a frozen base's weights
- * come after the head's. */
+ * model's, with a Dropout or a pooling layer in it. Copying by weight name rather than by
+ * position, because model.weights lists trainable weights first (Keras's order), so a
+ * frozen base's weights come after the head's. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
