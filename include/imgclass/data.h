@@ -137,10 +137,15 @@ typedef struct ic_flow_opts {
     const char *const *classes; /* optional explicit class list (else sorted subfolders) */
     int n_classes;
     int follow_links;
-    int threads;                /* decode workers; 0 = ic_num_threads() */
+    int threads;                /* decode workers; 0 = ic_num_threads(); IC_FLOW_INLINE: none */
     int prefetch;               /* batches decoded ahead; 0 = 2 * threads */
 } ic_flow_opts;
 ic_flow_opts ic_flow_opts_default(void);
+/* ic_flow_opts.threads: no worker threads; each next() decodes and augments its batch on
+ * the calling thread. The batches are the same. Faster for training when the compute
+ * threads already use every core: a worker thread then takes a core from them in the
+ * middle of a step, which costs the step more than the loading itself. */
+#define IC_FLOW_INLINE (-1)
 
 typedef struct ic_dir_iterator ic_dir_iterator;
 

@@ -102,6 +102,8 @@ char *ic__path_join(const char *a, const char *b);
  * the worker thread). */
 typedef ic_status (*ic__loader_fill_fn)(void *ctx, int64_t batch, int slot, int worker);
 typedef struct ic__loader ic__loader;
+/* threads = 0: no workers; ic__loader_next fills each batch on the caller's thread
+ * (worker 0), with the same batches in the same order. */
 ic_status ic__loader_create(ic__loader **out, int threads, int slots, ic__loader_fill_fn fill,
                             void *ctx);
 /* Releases the slot returned by the previous call, waits for the next batch in order and

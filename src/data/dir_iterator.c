@@ -78,6 +78,7 @@ struct ic_dir_iterator {
     atomic_llong replaced;
 
     int nslots, nworkers;
+    int inline_load; /* IC_FLOW_INLINE: no worker threads, next() loads (loader.c) */
     bslot *slots;
     wscratch *ws;
     ic__loader *loader;
@@ -254,10 +255,10 @@ static ic_status validate(const ic_flow_opts *o)
     if ((int)o->interpolation < 0 || o->interpolation > IC_INTERP_AREA)
         return ic_seterr(IC_ERR_INVALID, "flow_from_directory: unknown interpolation %d",
                          (int)o->interpolation);
-    if (o->threads < 0 || o->prefetch < 0 || o->n_classes < 0)
+    if ((o->threads < 0 && o->threads != IC_FLOW_INLINE) || o->prefetch < 0 || o->n_classes < 0)
         return ic_seterr(IC_ERR_INVALID,
-                         "flow_from_directory: threads (%d), prefetch (%d) and the number of "
-                         "classes (%d) must be >= 0",
+                         "flow_from_directory: threads (%d, or IC_FLOW_INLINE), prefetch (%d) "
+                         "and the number of classes (%d) must be >= 0",
                          o->threads, o->prefetch, o->n_classes);
     return IC_OK;
 }
@@ -315,16 +316,17 @@ ic_status ic_flow_from_directory(ic_dir_iterator **out, const char *dir,
     it->seed = o.has_seed ? o.seed : clock_seed();
     it->perm_pass[0] = it->perm_pass[1] = -1;
 
-    int threads = o.threads > 0 ? o.threads : ic_num_threads();
+    it->inline_load = o.threads == IC_FLOW_INLINE;
+    int threads = it->inline_load ? 1 : o.threads > 0 ? o.threads : ic_num_threads();
     int64_t row = it->h * it->w * it->c;
     int64_t slot_bytes = it->bs * (row + it->ylen) * (int64_t)sizeof(float);
     int64_t slots = o.prefetch;
     if (slots <= 0) {
-        slots = 2 * (int64_t)threads;
+        slots = it->inline_load ? 1 : 2 * (int64_t)threads;
         if (slots * slot_bytes > DEFAULT_PREFETCH_BYTES)
             slots = DEFAULT_PREFETCH_BYTES / slot_bytes;
         if (slots < 2)
-            slots = 2;
+            slots = it->inline_load ? 1 : 2;
     }
     if (slots > 4096)
         slots = 4096;
@@ -362,7 +364,8 @@ ic_status ic_flow_from_directory(ic_dir_iterator **out, const char *dir,
             return IC_ERR_NOMEM;
         }
     }
-    if ((s = ic__loader_create(&it->loader, it->nworkers, it->nslots, fill_batch, it))) {
+    if ((s = ic__loader_create(&it->loader, it->inline_load ? 0 : it->nworkers, it->nslots,
+                                   fill_batch, it))) {
         ic_dir_iterator_free(it);
         return s;
     }
@@ -486,7 +489,8 @@ ic_status ic_dir_iterator_seek(ic_dir_iterator *it, int64_t batch)
     ic__loader_free(it->loader);
     it->loader = NULL;
     it->base = batch;
-    ic_status s = ic__loader_create(&l, it->nworkers, it->nslots, fill_batch, it);
+    ic_status s = ic__loader_create(&l, it->inline_load ? 0 : it->nworkers, it->nslots, fill_batch,
+                                    it);
     if (s)
         return s; /* the iterator is unusable until a seek succeeds: next() reports it */
     it->loader = l;

@@ -8,6 +8,12 @@
  * depends only on its number, results are identical for any thread or slot count. The
  * consumer takes batches in order and releases each on its following call.
  *
+ * With 0 threads the loader is inline: the consumer's own call fills the batch it asks for.
+ * That is for a consumer whose compute threads already use every core (training on 2
+ * cores): a worker thread there does not load for free, it takes a core away from the
+ * compute threads in the middle of their parallel regions, where one late thread holds up
+ * the others, and costs the step several times its own work (docs/performance.md).
+ *
  * Errors: a worker that fails a batch stores the status and message in the slot and no
  * further batches are claimed; the consumer gets that error when it reaches the batch (all
  * earlier batches were claimed before and are still handed out), and on every call after.
@@ -92,15 +98,16 @@ ic_status ic__loader_create(ic__loader **out, int threads, int slots, ic__loader
                             void *ctx)
 {
     *out = NULL;
-    if (threads < 1 || slots < 1 || !fill)
-        return ic_seterr(IC_ERR_INVALID, "loader: %d threads and %d slots (both must be >= 1)",
-                         threads, slots);
+    if (threads < 0 || slots < 1 || !fill)
+        return ic_seterr(IC_ERR_INVALID,
+                         "loader: %d threads and %d slots (threads >= 0, slots >= 1)", threads,
+                         slots);
     ic__loader *l = ic__calloc(1, sizeof *l);
     if (!l)
         return IC_ERR_NOMEM;
     l->slots = ic__calloc((size_t)slots, sizeof *l->slots);
-    l->th = ic__calloc((size_t)threads, sizeof *l->th);
-    l->args = ic__calloc((size_t)threads, sizeof *l->args);
+    l->th = ic__calloc((size_t)threads + 1, sizeof *l->th);
+    l->args = ic__calloc((size_t)threads + 1, sizeof *l->args);
     if (!l->slots || !l->th || !l->args) {
         ic__free(l->slots);
         ic__free(l->th);
@@ -141,9 +148,33 @@ static ic_status start(ic__loader *l)
     return IC_OK;
 }
 
+/* Inline: the batch after the consumer's last, filled here (no lock: one thread). */
+static ic_status next_inline(ic__loader *l, int *slot)
+{
+    if (l->sticky)
+        return ic_seterr(l->sticky, "%s", l->sticky_msg);
+    int64_t b = l->consumed;
+    int k = (int)(b % l->nslots);
+    ic_clear_error();
+    ic_status s = l->fill(l->ctx, b, k, 0);
+    if (s) {
+        l->sticky = s;
+        snprintf(l->sticky_msg, sizeof l->sticky_msg, "%s",
+                 *ic_errmsg() ? ic_errmsg() : ic_status_str(s));
+        return ic_seterr(s, "%s", l->sticky_msg);
+    }
+    l->slots[k].batch = b;
+    l->slots[k].state = SLOT_READY;
+    l->consumed = l->released = b + 1;
+    *slot = k;
+    return IC_OK;
+}
+
 ic_status ic__loader_next(ic__loader *l, int *slot)
 {
     ic_status s;
+    if (l->nthreads == 0)
+        return next_inline(l, slot);
     if (!l->started && (s = start(l)))
         return s;
     pthread_mutex_lock(&l->mu);

@@ -466,8 +466,8 @@ static void test_batching(void)
         CHECK(seen[i] == 1);
 }
 
-/* Augmented, resized batches are the same bits for any threads / prefetch, and equal to
- * the documented recipe. */
+/* Augmented, resized batches are the same bits for any threads / prefetch, inline loading
+ * (IC_FLOW_INLINE) included, and equal to the documented recipe. */
 static void test_threads(void)
 {
     for (int i = 0; i < 23; i++) {
@@ -485,8 +485,8 @@ static void test_threads(void)
     const int64_t row = 24 * 24 * 3;
     float *ref = calloc((size_t)(nb * 5 * row), sizeof(float));
     float *refy = calloc((size_t)(nb * 5), sizeof(float));
-    int configs[4][2] = {{1, 1}, {4, 8}, {2, 3}, {3, 1}};
-    for (int c = 0; c < 4; c++) {
+    int configs[6][2] = {{1, 1}, {4, 8}, {2, 3}, {3, 1}, {IC_FLOW_INLINE, 0}, {IC_FLOW_INLINE, 3}};
+    for (int c = 0; c < 6; c++) {
         o.threads = configs[c][0];
         o.prefetch = configs[c][1];
         ic_dir_iterator *it;
@@ -508,6 +508,13 @@ static void test_threads(void)
             }
         }
         CHECKF(same, "threads %d prefetch %d differ from threads 1 prefetch 1", configs[c][0],
+               configs[c][1]);
+        /* seeking (what --resume does) lands on the same batch */
+        OK(ic_dir_iterator_seek(it, 6));
+        const ic_tensor *sx, *sy;
+        OK(src.ops->next(src.self, &sx, &sy));
+        CHECKF(!memcmp(ref + 6 * 5 * row, ic_tensor_cdata(sx), (size_t)(5 * row) * sizeof(float)),
+               "threads %d prefetch %d: batch 6 after a seek differs", configs[c][0],
                configs[c][1]);
         if (c == 0) {
             /* Batch 6 (pass 1, batch 1) by hand: permutation from seed 42 + 1, transforms
@@ -601,6 +608,14 @@ static void test_bad_files(void)
     EXPECT_ERR(src.ops->next(src.self, &x, &y), IC_ERR_FORMAT, "class 'worse'");
     EXPECT_ERR(src.ops->next(src.self, &x, &y), IC_ERR_FORMAT, "class 'worse'");
     ic_dir_iterator_free(it);
+    /* the same, loading inline: the error comes from the call that loads */
+    o.threads = IC_FLOW_INLINE;
+    OK(open_it(&it, "bad2", NULL, &o));
+    src = ic_dir_iterator_source(it);
+    EXPECT_ERR(src.ops->next(src.self, &x, &y), IC_ERR_FORMAT, "class 'worse'");
+    EXPECT_ERR(src.ops->next(src.self, &x, &y), IC_ERR_FORMAT, "class 'worse'");
+    ic_dir_iterator_free(it);
+    o.threads = 2;
 
     /* A class whose files are all excluded at scan time. */
     write_bytes("bad3/ok/a.png", "", 0);
@@ -626,6 +641,9 @@ static void test_errors(void)
     EXPECT_ERR(open_it(&it, "err2/a.png", NULL, &o), IC_ERR_IO, "a.png is not a directory");
     o.batch_size = 0;
     EXPECT_ERR(open_it(&it, "err1", NULL, &o), IC_ERR_INVALID, "batch_size");
+    o.batch_size = 4;
+    o.threads = -2;
+    EXPECT_ERR(open_it(&it, "err1", NULL, &o), IC_ERR_INVALID, "threads (-2, or IC_FLOW_INLINE)");
     ic_dir_iterator_free(NULL);
 }
 
