@@ -193,7 +193,7 @@ int ic__fit_weights_finite(const ic_model *m, int trainable_only)
 static ic_status validate(ic_fit *f, int epoch, ic_eval_result *r)
 {
     return f->vc ? ic__vcache_evaluate(f->vc, f->val, f->vsteps, r, epoch)
-                 : ic__evaluate(f->model, f->val, f->vsteps, r, "validation", epoch);
+                 : ic__evaluate(f->model, f->val, f->vsteps, r, "validation", epoch, NULL);
 }
 
 static ic_status train_steps(ic_fit *f, int e)

@@ -30,8 +30,10 @@
  * ic_model_evaluate and training use) and the base's output is read from it, so nothing is
  * computed differently there and no second set of activations is allocated (the public
  * ic_model_forward on the nested base would build plans of its own: 600 MB more for VGG16
- * at 150x150, batch 20). That is the one use of the library's private graph API here; a
- * public "forward up to a layer" would replace it.
+ * at 150x150, batch 20). That, and starting a forward part-way on stored activations
+ * (ic__plan_forward_from, passed to the evaluation as its forward), are the uses of the
+ * library's private graph API here; a public "forward up to / from a layer" would replace
+ * them.
  *
  * The head is rebuilt for every validation (milliseconds) and the model's weights copied
  * in with ic_model_head_sync. */
@@ -66,6 +68,8 @@ struct ic__vcache {
     uint64_t *bkeys;
     int64_t *brow;
     ic_tensor *out; /* stored features handed out */
+    /* partial: the batch's activations at the cut, from vc_next_partial for vc_forward */
+    const float *bfeat;
 };
 
 static uint64_t rotl(uint64_t x, int r)
@@ -195,10 +199,10 @@ static ic_status vc_gather(ic__vcache *c, int64_t b)
     return IC_OK;
 }
 
-/* Partial: the whole model is evaluated on the images, its base resuming at the cut from
- * the stored activations (graph.h's resume_x); a batch with new images runs in full first
- * and its activations at the cut are stored and resumed from, so the evaluation's forward
- * then repeats only the nodes after the cut. */
+/* Partial: the whole model is evaluated on the images, its base starting after the cut from
+ * the stored activations (vc_forward); a batch with new images runs in full first and its
+ * activations at the cut are stored and started from, so the evaluation's forward then
+ * repeats only the nodes after the cut. */
 static ic_status vc_next_partial(ic__vcache *c, const ic_tensor *ix, int64_t b, int64_t n, int all,
                                  const ic_tensor **x)
 {
@@ -220,10 +224,26 @@ static ic_status vc_next_partial(ic__vcache *c, const ic_tensor *ix, int64_t b, 
             return s;
         feat = ic_tensor_cdata(c->out);
     }
-    c->base->resume_node = c->cut;
-    c->base->resume_x = feat;
+    c->bfeat = feat;
     *x = ix;
     return IC_OK;
+}
+
+/* Partial: the forward of the batch vc_next_partial handed out, as the whole model's would
+ * be: the base's plan after the cut from the batch's activations there, then the model's
+ * plan after the base from the base's output, which is the copy the nested layer's forward
+ * would make. */
+static ic_status vc_forward(void *self, ic__plan *p, const ic_tensor *x, const ic__run_ctx *rc)
+{
+    ic__vcache *c = self;
+    const float *feat = c->bfeat;
+    ic__plan *ip = ic__plan_nested(p, c->node);
+    (void)x;         /* the images' part of the forward is in feat */
+    c->bfeat = NULL; /* for this batch only */
+    if (!feat || !ip)
+        return ic_seterr(IC_ERR_INTERNAL, "validation cache: no activations or no base plan");
+    ic_status s = ic__plan_forward_from(ip, c->cut, feat, rc);
+    return s ? s : ic__plan_forward_from(p, c->node, ic_tensor_cdata(ic__plan_output(ip)), rc);
 }
 
 /* The batch source the head is evaluated on: the next batch of images, as features. */
@@ -385,12 +405,13 @@ ic__vcache *ic__vcache_create(ic_model *m)
 ic_status ic__vcache_evaluate(ic__vcache *c, ic_batch_source *src, int64_t steps,
                               ic_eval_result *r, int epoch)
 {
-    if (c->cut >= 0) { /* the whole model, its base resuming at the cut (vc_next_partial) */
+    if (c->cut >= 0) { /* the whole model, its base starting after the cut (vc_forward) */
         ic_batch_source images = {&vc_ops, c};
+        ic__eval_forward fwd = {vc_forward, c};
         c->src = src;
-        ic_status s = ic__evaluate(c->model, &images, steps, r, "validation", epoch);
+        ic_status s = ic__evaluate(c->model, &images, steps, r, "validation", epoch, &fwd);
         c->src = NULL;
-        c->base->resume_x = NULL; /* never left for a training forward, even after an error */
+        c->bfeat = NULL;
         return s;
     }
     ic_model_head *h;
@@ -404,7 +425,7 @@ ic_status ic__vcache_evaluate(ic__vcache *c, ic_batch_source *src, int64_t steps
     if (!s) {
         ic_batch_source features = {&vc_ops, c};
         c->src = src;
-        s = ic__evaluate(ic_model_head_model(h), &features, steps, r, "validation", epoch);
+        s = ic__evaluate(ic_model_head_model(h), &features, steps, r, "validation", epoch, NULL);
         c->src = NULL;
     }
     ic_model_head_free(h);

@@ -38,11 +38,6 @@ struct ic_model {
      * type. */
     void (*train_free)(ic__train_state *t);
     ic_precision precision; /* picks the backend table of plans (ic__plan_get) */
-    /* One-shot start of the next inference forward of this model's plans part-way
-     * (cli/val_cache.c): node resume_node's activation is resume_x (batch rows, as that
-     * node's output), and only the nodes after it run. Cleared by that forward. */
-    const float *resume_x;
-    int resume_node;
 };
 
 /* How a forward pass runs. */
@@ -69,6 +64,15 @@ ic_status ic__plan_get(ic_model *m, int64_t batch, ic__plan **out);
 /* An uncached plan owned by the caller (nested models keep theirs in the layer state). */
 ic_status ic__plan_create(ic_model *m, int64_t batch, const ic__backend *be, ic__plan **out);
 ic_status ic__plan_forward(ic__plan *p, const float *x, const ic__run_ctx *rc);
+/* An inference forward that starts part-way, so that a caller holding a node's activations
+ * from an earlier forward does not recompute the nodes up to it: node `from`'s activation
+ * becomes x_from (batch rows, as that node's output; copied in unless it is already that
+ * activation) and only the nodes after it run. The input is not read, so every node after
+ * `from` must read only `from` or later nodes; IC_ERR_INTERNAL otherwise, for a node not
+ * strictly between the input and the output, and for a training forward (its backward
+ * would need the skipped activations). A nested model's plan (ic__plan_nested) can be
+ * started this way, then its outer plan from the nested node with ic__plan_output of it. */
+ic_status ic__plan_forward_from(ic__plan *p, int from, const float *x_from, const ic__run_ctx *rc);
 ic_tensor *ic__plan_output(ic__plan *p);
 /* Activation of one node after a forward pass (tests read intermediate layers); NULL if
  * node is out of range. Borrowed; the input node's data is the caller's batch. */

@@ -180,23 +180,11 @@ ic__plan *ic__plan_nested(ic__plan *p, int node)
     return p->states[node]; /* a nested layer's state is its model's plan (nested.c) */
 }
 
-ic_status ic__plan_forward(ic__plan *p, const float *x, const ic__run_ctx *rc)
+/* Runs nodes first..out of the model (the input node excepted). */
+static ic_status run_nodes(ic__plan *p, int first, const ic__run_ctx *rc)
 {
     ic_model *m = p->m;
-    p->act[m->input_node].data = (float *)x; /* read only; layers never write inputs */
-    int out = ic__model_out_node(m), first = 0;
-    if (m->resume_x) { /* start after node resume_node, from its given activation */
-        const float *rx = m->resume_x;
-        int k = m->resume_node;
-        m->resume_x = NULL;
-        if (rc->training || k <= m->input_node || k >= out)
-            return ic_seterr(IC_ERR_INTERNAL, "model '%s': cannot resume a %s forward at node %d",
-                             m->name, rc->training ? "training" : "inference", k);
-        ic_tensor *a = &p->act[k];
-        if (a->data != rx)
-            memcpy(a->data, rx, (size_t)ic_tensor_numel(a) * sizeof(float));
-        first = k + 1;
-    }
+    int out = ic__model_out_node(m);
     for (int i = first; i <= out; i++) {
         if (i == m->input_node)
             continue;
@@ -218,6 +206,29 @@ ic_status ic__plan_forward(ic__plan *p, const float *x, const ic__run_ctx *rc)
             return ic__errctx(s, "forward of layer '%s' (%s)", l->name, l->vt->class_name);
     }
     return IC_OK;
+}
+
+ic_status ic__plan_forward(ic__plan *p, const float *x, const ic__run_ctx *rc)
+{
+    p->act[p->m->input_node].data = (float *)x; /* read only; layers never write inputs */
+    return run_nodes(p, 0, rc);
+}
+
+ic_status ic__plan_forward_from(ic__plan *p, int from, const float *x_from, const ic__run_ctx *rc)
+{
+    ic_model *m = p->m;
+    int out = ic__model_out_node(m);
+    int ok = !rc->training && from > m->input_node && from < out && x_from;
+    for (int j = from + 1; ok && j <= out; j++)
+        for (int k = 0; k < m->nodes[j].n_in; k++)
+            ok &= m->nodes[j].in[k] >= from;
+    if (!ok)
+        return ic_seterr(IC_ERR_INTERNAL, "model '%s': cannot start %s forward after node %d",
+                         m->name, rc->training ? "a training" : "an inference", from);
+    ic_tensor *a = &p->act[from];
+    if (a->data != x_from)
+        memcpy(a->data, x_from, (size_t)ic_tensor_numel(a) * sizeof(float));
+    return run_nodes(p, from + 1, rc);
 }
 
 /* Does this layer own weights that train now? */

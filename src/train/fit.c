@@ -176,7 +176,7 @@ static ic_status check_source(const ic_batch_source *src, const char *what)
  * of the outputs over them (r may be NULL).
  * label: "validation" (fit) or "evaluate"; epoch (>= 1) names the fit epoch, 0 none. */
 ic_status ic__evaluate(ic_model *m, ic_batch_source *src, int64_t steps, ic_eval_result *r,
-                      const char *label, int epoch)
+                       const char *label, int epoch, const ic__eval_forward *fwd)
 {
     ic__train_state *t = m->train;
     double sl = 0, sa = 0;
@@ -199,7 +199,7 @@ ic_status ic__evaluate(ic_model *m, ic_batch_source *src, int64_t steps, ic_eval
         ic__plan *p;
         ic__run_ctx rc = {0, 0, 0};
         if ((s = check_batch(m, x, y)) || (s = ic__plan_get(m, x->shape[0], &p)) ||
-            (s = ic__plan_forward(p, x->data, &rc))) {
+            (s = fwd ? fwd->run(fwd->self, p, x, &rc) : ic__plan_forward(p, x->data, &rc))) {
             s = with_where(s, where);
             break;
         }
@@ -265,7 +265,7 @@ static ic_status evaluate(ic_model *m, ic_batch_source *src, int64_t steps, ic_e
     if (n < 1)
         return ic_seterr(IC_ERR_INVALID,
                          "evaluate: steps is 0 and the batch source reports no length");
-    return ic__evaluate(m, src, n, r, "evaluate", 0);
+    return ic__evaluate(m, src, n, r, "evaluate", 0, NULL);
 }
 
 ic_status ic_model_evaluate(ic_model *m, ic_batch_source *src, int64_t steps, double *loss,

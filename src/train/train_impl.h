@@ -81,10 +81,20 @@ ic_status ic__opt_import(ic__optimizer *opt, ic__param *p, const float *const *b
 /* One optimizer step on a batch; where ("epoch 2 step 5") names it in messages. */
 ic_status ic__train_step(ic_model *m, const ic_tensor *x, const ic_tensor *y, double *loss,
                          double *acc, const char *where);
+/* How ic__evaluate runs the model on a batch x, with the plan p for its size and the
+ * inference run context rc: run leaves the output in p as ic__plan_forward(p, x->data, rc)
+ * would. It lets a caller that holds part of the forward already (the validation cache's
+ * stored activations) start part-way with ic__plan_forward_from. */
+typedef struct ic__eval_forward {
+    ic_status (*run)(void *self, ic__plan *p, const ic_tensor *x, const ic__run_ctx *rc);
+    void *self;
+} ic__eval_forward;
+
 /* Inference over `steps` batches of src (r may be NULL); messages say "<label> step N", or
- * "epoch E <label> step N" when epoch >= 1. */
+ * "epoch E <label> step N" when epoch >= 1. fwd runs each batch's forward; NULL: the whole
+ * model. */
 ic_status ic__evaluate(ic_model *m, ic_batch_source *src, int64_t steps, ic_eval_result *r,
-                       const char *label, int epoch);
+                       const char *label, int epoch, const ic__eval_forward *fwd);
 
 /* ---- Compile state (fit.c) ---- */
 

@@ -1,9 +1,10 @@
 /* test_graph.c - the execution plan: gradient pruning (frozen layers compute no weight
  * gradients; nothing below the lowest trainable layer computes an input gradient),
  * gradients through a diamond (one tensor consumed twice), through Add(x, x), and through
- * a model nested as a layer, all against central finite differences; bad input; reading a
- * weight keeps its version, writing (ic_model_weight_mut) bumps it and the next forward of
- * the oneDNN backend (which caches converted weights per version) uses the new values. */
+ * a model nested as a layer, all against central finite differences; a forward started
+ * part-way against the whole one; bad input; reading a weight keeps its version, writing
+ * (ic_model_weight_mut) bumps it and the next forward of the oneDNN backend (which caches
+ * converted weights per version) uses the new values. */
 #include <math.h>
 #include <string.h>
 
@@ -211,6 +212,74 @@ static void test_nested(void)
     ic_model_free(outer);
 }
 
+/* A forward started part-way from a node's activations of an earlier forward gives the
+ * whole forward's output bit for bit: the nested base from its node b1, then the outer
+ * model from the base's node (as the validation cache runs them). Refused where it cannot
+ * hold: a training forward, the input or output node, a node that a later one skips. */
+static void test_forward_from(void)
+{
+    ic_model *inner, *outer;
+    int x, a, b, s;
+    int64_t shape[3] = {5, 5, 2};
+    OK(ic_model_create(&inner, "base", 0));
+    OK(ic_model_input(inner, 3, shape, NULL, &x));
+    int b1 = x = conv(inner, x, 3, "b1");
+    a = conv(inner, x, 2, "b2");
+    b = conv(inner, a, 2, "b3");
+    int ab[2] = {a, b}; /* b2 feeds both b3 and the Add: nothing can start after b3 */
+    ic_layer *l;
+    OK(ic_layer_add(&l, NULL));
+    OK(ic_model_apply(inner, l, 2, ab, &s));
+    conv(inner, s, 2, "b4");
+    OK(ic_model_create(&outer, NULL, 1));
+    OK(ic_layer_from_model(&l, inner));
+    OK(ic_model_add(outer, l));
+    OK(ic_layer_flatten(&l, NULL));
+    OK(ic_model_add(outer, l));
+    OK(ic_layer_dense(&l, 3, IC_ACT_TANH, 1, NULL));
+    OK(ic_model_add(outer, l));
+    int node = -1;
+    for (int i = 0; i < outer->n_nodes; i++)
+        if (outer->nodes[i].layer->inner == inner)
+            node = i;
+    CHECK(node > outer->input_node);
+
+    enum { B = 3, NX = B * 5 * 5 * 2, NB1 = B * 5 * 5 * 3, NY = B * 3 };
+    float xin[NX], act[NB1], want[NY];
+    t_fill_uniform(xin, NX, 5, -1, 1);
+    ic__plan *p, *ip;
+    ic__run_ctx rc = {0, 0, 0};
+    OK(ic__plan_get(outer, B, &p));
+    OK(ic__plan_forward(p, xin, &rc));
+    CHECK((ip = ic__plan_nested(p, node)) != NULL);
+    CHECK(ic_tensor_numel(ic__plan_node_output(ip, b1)) == NB1);
+    memcpy(act, ic_tensor_cdata(ic__plan_node_output(ip, b1)), sizeof act);
+    memcpy(want, ic_tensor_cdata(ic__plan_output(p)), sizeof want);
+
+    /* overwrite every activation with another batch's, then start from the stored b1 */
+    float other[NX];
+    t_fill_uniform(other, NX, 6, -1, 1);
+    OK(ic__plan_forward(p, other, &rc));
+    OK(ic__plan_forward_from(ip, b1, act, &rc));
+    OK(ic__plan_forward_from(p, node, ic_tensor_cdata(ic__plan_output(ip)), &rc));
+    CHECK(!memcmp(ic_tensor_cdata(ic__plan_output(p)), want, sizeof want));
+    /* from the plan's own activation (nothing to copy) */
+    OK(ic__plan_forward_from(ip, b1, ic_tensor_cdata(ic__plan_node_output(ip, b1)), &rc));
+    OK(ic__plan_forward_from(p, node, ic_tensor_cdata(ic__plan_output(ip)), &rc));
+    CHECK(!memcmp(ic_tensor_cdata(ic__plan_output(p)), want, sizeof want));
+
+    ic__run_ctx train = {1, 0, 1};
+    EXPECT_ERR(ic__plan_forward_from(ip, b1, act, &train), IC_ERR_INTERNAL,
+               "cannot start a training forward after node");
+    EXPECT_ERR(ic__plan_forward_from(ip, inner->input_node, act, &rc), IC_ERR_INTERNAL,
+               "cannot start an inference forward");
+    EXPECT_ERR(ic__plan_forward_from(ip, ic__model_out_node(inner), act, &rc), IC_ERR_INTERNAL,
+               "cannot start an inference forward");
+    EXPECT_ERR(ic__plan_forward_from(ip, b, act, &rc), IC_ERR_INTERNAL,
+               "cannot start an inference forward");
+    ic_model_free(outer);
+}
+
 static void test_errors(void)
 {
     ic_model *m;
@@ -323,6 +392,7 @@ int main(void)
     ic__backend_set(ic__backend_ref());
     test_diamond();
     test_nested();
+    test_forward_from();
     test_errors();
     test_weight_versions();
     return t_finish();
