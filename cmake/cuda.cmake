@@ -71,7 +71,7 @@ if(NOT IC_CUDA_MODE STREQUAL "OFF")
       set(IC_CUDA_LINK_LIBS ${CUDNN_LIB} CUDA::cublas CUDA::cudart_static)
       get_filename_component(IC_CUDNN_DIR "${CUDNN_LIB}" DIRECTORY)
       set(IC_PC_CUDA_LIBS
-          "-L${IC_CUDNN_DIR} -L${CUDAToolkit_LIBRARY_DIR} -lcudnn -lcublas -lcudart_static -ldl -lrt")
+          "-L${IC_CUDNN_DIR} -L${CUDAToolkit_LIBRARY_DIR} -lcudnn -lcublas -lcudart_static -ldl -lrt -lstdc++")
       message(STATUS "cuda backend: on (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, "
                      "architectures ${CMAKE_CUDA_ARCHITECTURES}, cuDNN ${CUDNN_LIB})")
     endif()
