@@ -31,7 +31,7 @@ static void help(void)
            "  --json             print one JSON object (loss, accuracy, per_class,\n"
            "                     confusion_matrix, ...) instead of the tables\n"
            "  --threads N        threads for decoding and the kernels (default: all cores)\n"
-           "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n");
+           "  --backend cpu|ref|cuda  compute backend (default cpu: oneDNN)\n");
     ic_cli_precision_help(stdout, 21);
     printf("\n");
     ic_cli_keras_help(stdout);

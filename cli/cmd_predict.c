@@ -26,7 +26,7 @@ static void help(void)
            "                     {\"file\": ..., \"class\": ..., \"probabilities\": {CLASS: p, ...}}\n"
            "  --batch-size N     images per forward pass (default 32)\n"
            "  --threads N        threads for the kernels (default: all cores)\n"
-           "  --backend cpu|ref  compute backend (default cpu: oneDNN)\n");
+           "  --backend cpu|ref|cuda  compute backend (default cpu: oneDNN)\n");
     ic_cli_precision_help(stdout, 21);
     printf("\n");
     ic_cli_keras_help(stdout);

@@ -44,7 +44,7 @@ static void usage(FILE *fp)
     }
     fprintf(fp,
             "\n"
-            "options for every command: --threads N, --backend cpu|ref, --help\n"
+            "options for every command: --threads N, --backend cpu|ref|cuda, --help\n"
             "  imgclass --version      print the version\n"
             "\n"
             "examples:\n"

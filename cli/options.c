@@ -78,7 +78,7 @@ int ic_cli_common_opt(const char *cmd, int argc, char **argv, int *i)
     }
     if (!strcmp(a, "--backend")) {
         if (*i + 1 >= argc) {
-            ic_cli_usage_error(cmd, "--backend needs cpu or ref");
+            ic_cli_usage_error(cmd, "--backend needs cpu, ref or cuda");
             return -1;
         }
         if (ic_set_backend(argv[*i + 1]) != IC_OK) {

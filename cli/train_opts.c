@@ -440,7 +440,7 @@ void tr_help_training(FILE *fp, tr_kind kind)
             "                          --epochs may grow): same result as an uninterrupted run\n"
             "                          (the run's --precision holds unless given again)\n"
             "  -o, --output %-10s the %s (required)\n"
-            "  --threads N, --backend cpu|ref\n",
+            "  --threads N, --backend cpu|ref|cuda\n",
             kind == TR_FINETUNE ? "FT.h5" : "MODEL.h5",
             kind == TR_FINETUNE ? "fine-tuned model" : "model file");
 }

@@ -187,6 +187,9 @@ typedef struct ic__backend {
 /* Registry (src/backend/registry.c). */
 const ic__backend *ic__backend_ref(void);
 const ic__backend *ic__backend_cpu(void); /* oneDNN */
+/* cuDNN + cuBLAS (src/backend/cuda; defined only in builds with IC_HAVE_CUDA, and called
+ * only from registry.c): the f32 table, or IC_ERR_BACKEND saying why no GPU is usable. */
+ic_status ic__backend_cuda(const ic__backend **out);
 /* The backend currently selected (ic_set_backend / IC_BACKEND; default cpu). */
 const ic__backend *ic__backend_current(void);
 ic_status ic__backend_by_name(const char *name, const ic__backend **out);

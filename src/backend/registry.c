@@ -1,5 +1,6 @@
 /* registry.c - choosing the compute backend. The only place that knows which backends
- * exist (and, later, the only #ifdef for CUDA). */
+ * exist, and the only #ifdef IC_HAVE_CUDA outside src/backend/cuda/: a build without the
+ * cuda backend still knows its name, to say why it cannot have it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +16,15 @@ ic_status ic__backend_by_name(const char *name, const ic__backend **out)
         *out = ic__backend_cpu();
     else if (!strcmp(name, "ref"))
         *out = ic__backend_ref();
+    else if (!strcmp(name, "cuda"))
+#ifdef IC_HAVE_CUDA
+        return ic__backend_cuda(out);
+#else
+        return ic_seterr(IC_ERR_UNSUPPORTED,
+                         "this build has no CUDA backend (configure with IMGCLASS_CUDA=ON)");
+#endif
     else
-        return ic_seterr(IC_ERR_INVALID, "unknown backend '%s' (expected cpu or ref)", name);
+        return ic_seterr(IC_ERR_INVALID, "unknown backend '%s' (expected cpu, ref or cuda)", name);
     return IC_OK;
 }
 
@@ -24,7 +32,12 @@ const ic__backend *ic__backend_current(void)
 {
     if (!g_current) {
         const char *e = getenv("IC_BACKEND");
-        if (!e || !*e || ic__backend_by_name(e, &g_current) != IC_OK)
+        if (e && *e && ic__backend_by_name(e, &g_current) != IC_OK) {
+            /* no way to return an error from here: say why, then run on the default */
+            ic__log(2, "IC_BACKEND=%s: %s; using cpu", e, ic_errmsg());
+            g_current = NULL;
+        }
+        if (!g_current)
             g_current = ic__backend_cpu();
         ic__threads_init();
     }

@@ -34,7 +34,8 @@ out=$(LD_LIBRARY_PATH=$libdir "$prefix/use_shared")
 [ "$out" = 14714688 ] || { echo "FAILED: shared program printed '$out'"; exit 1; }
 cc -std=c11 "$prefix/use.c" -o "$prefix/use_static" $(pkg-config --cflags imgclass) \
     "$libdir/libimgclass.a" \
-    $(pkg-config --libs libjpeg libpng hdf5 libcurl libcrypto libcjson cairo) -ldnnl -lgomp -lpthread -lm
+    $(pkg-config --libs libjpeg libpng hdf5 libcurl libcrypto libcjson cairo) -ldnnl -lgomp -lpthread -lm \
+    $(pkg-config --variable=cuda_libs imgclass)
 out=$("$prefix/use_static")
 [ "$out" = 14714688 ] || { echo "FAILED: static program printed '$out'"; exit 1; }
 echo "install ok: headers, pkg-config, shared and static libraries"
