@@ -5,6 +5,8 @@
 # nvcc, torch, cuDNN), runs test_ops_cuda (must pass, not skip) and test_ops_cpu, then
 # times one VGG16 block3 convolution (batch 20, 37x37x256 -> 256, 3x3 same, fp32,
 # channels-last) forward + backward in PyTorch and through our cuda backend's table.
+# Then make bench's four workloads: PyTorch on the GPU (bench/torch_gpu.py) and bench_engine
+# on the cuda backend.
 # Everything goes to $OUT/gpu_check.log (OUT defaults to /tmp/out). Exit status: 0 when
 # test_ops_cuda passed, 2 when no GPU is usable, 1 for any other failure.
 set -uo pipefail
@@ -144,6 +146,18 @@ log "  ... with IC_CUDA_CONV_PER_SAMPLE=1"
 IC_CUDA_CONV_PER_SAMPLE=1 run 30 gpu/bin/bench_cuda_ops cuda 20 || status=1
 log "  ... the cpu backend on this machine's cores (2 iterations)"
 run 30 gpu/bin/bench_cuda_ops cpu 2 || true
+
+log "PyTorch on this GPU: make bench's workloads (bench/torch_gpu.py; fp32 = TF32 off)"
+run 150 python3 bench/torch_gpu.py --iters 30 --reps 3 || log "torch_gpu.py failed"
+
+log "imgclass cuda backend: make bench's workloads (bench_engine; host copies per op)"
+for t in fwd feat finetune small; do
+    IC_BACKEND=cuda run 60 gpu/bin/bench_engine --tests "$t" --reps 2 --iters 3 | grep -E "RESULT|rror" || true
+done
+log "  ... fwd and finetune with IC_CUDA_TF32=1"
+for t in fwd finetune; do
+    IC_CUDA_TF32=1 IC_BACKEND=cuda run 60 gpu/bin/bench_engine --tests "$t" --reps 2 --iters 3 | grep -E "RESULT|rror" || true
+done
 
 log "done: $([ $status -eq 0 ] && echo PASS || echo FAIL) (log: $LOG)"
 exit $status

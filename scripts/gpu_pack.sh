@@ -3,7 +3,7 @@
 # builds the cuda backend (Release, IMGCLASS_CUDA=ON, sm_90) into build-gpu/ and packs what
 # scripts/gpu_check.sh needs on a GPU machine that has only the NVIDIA driver, python3 with
 # PyTorch and the pip cuDNN/cuBLAS: gpu/bin/ (test_ops_cuda, test_ops_cpu, bench_cuda_ops,
-# imgclass) and gpu/iclibs.tar.xz, the shared libraries ldd names for them except the C
+# bench_engine, imgclass) and gpu/iclibs.tar.xz, the shared libraries ldd names for them except the C
 # runtime, the C++ runtime and anything CUDA (the GPU machine brings its own). Prints the
 # size of gpu/.
 #   scripts/gpu_pack.sh            (JOBS=N to set the build's parallelism)
@@ -16,11 +16,12 @@ MAX_MIB=40
 # No RPATH: the binaries travel, and this machine's CUDA paths mean nothing there.
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DIMGCLASS_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DCMAKE_SKIP_RPATH=ON >/dev/null
-cmake --build "$B" -j"$JOBS" --target test_ops_cuda test_ops_cpu bench_cuda_ops imgclass
+cmake --build "$B" -j"$JOBS" --target test_ops_cuda test_ops_cpu bench_cuda_ops bench_engine imgclass
 
 rm -rf gpu
 mkdir -p gpu/bin
-cp "$B/tests/test_ops_cuda" "$B/tests/test_ops_cpu" "$B/bench/bench_cuda_ops" "$B/imgclass" gpu/bin/
+cp "$B/tests/test_ops_cuda" "$B/tests/test_ops_cpu" "$B/bench/bench_cuda_ops" "$B/bench/bench_engine" \
+    "$B/imgclass" gpu/bin/
 strip gpu/bin/* 2>/dev/null || true
 
 stage=$(mktemp -d)
