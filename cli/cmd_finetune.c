@@ -238,19 +238,19 @@ static int run_keras(tr_opts *o, const ic_cli_keras_opts *ko, int argc, char **a
             ic_layer_set_trainable(ic_model_layer(m, i), i >= k);
     }
     int n_bn, n_frozen_bn = freeze_bn_layers(o, m, &n_bn);
-    ic_compile_opts co = tr_compile_opts(o, cm.meta.n_classes);
+    ic_compile_opts co = tr_compile_opts(o, cm.meta->n_classes);
     ic_status s = ic_model_compile(m, &co);
     if (s) {
         rc = ic_cli_fail(o->cmd, s);
         goto out;
     }
     printf("Fine-tuning Keras model %s (%lldx%lld, %d classes): trainable %s\n", o->model_in,
-           (long long)cm.h, (long long)cm.w, cm.meta.n_classes,
+           (long long)cm.h, (long long)cm.w, cm.meta->n_classes,
            o->unfreeze_from ? "from the given layer on" : "as saved");
     if (n_bn && o->freeze_bn != 0)
         printf("BatchNormalization: %d unfrozen layer%s kept frozen (--train-bn to train them)\n",
                n_frozen_bn, n_frozen_bn == 1 ? "" : "s");
-    rc = tr_run_on_meta(o, argc, argv, m, &cm.meta, NULL); /* its meta: cm.h x cm.w */
+    rc = tr_run_on_meta(o, argc, argv, m, cm.meta, NULL); /* its meta: cm.h x cm.w */
 out:
     ic_cli_model_close(&cm);
     return rc;

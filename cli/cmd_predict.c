@@ -235,8 +235,8 @@ int ic_cli_predict(int argc, char **argv)
         fprintf(stderr, "imgclass %s: out of memory\n", cmd);
     } else {
         pctx c = {cm.pred, cmd, json, 1, 0, 0, 0};
-        for (int k = 0; k < cm.meta.n_classes; k++) {
-            int l = (int)strlen(cm.meta.class_names[k]);
+        for (int k = 0; k < cm.meta->n_classes; k++) {
+            int l = (int)strlen(cm.meta->class_names[k]);
             c.cwidth = l > c.cwidth ? l : c.cwidth;
         }
         for (size_t i = 0; i < files.n; i++) {
