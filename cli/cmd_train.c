@@ -268,7 +268,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv, void *user)
         return rc;
     if (o->cache_features) {
         rc = run_cached(o, argc, argv, &d);
-        tr_data_close(&d);
+        ic_train_val_free(&d);
         return rc;
     }
     ic_model *m = NULL;
@@ -276,7 +276,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv, void *user)
     if (o->base) {
         ic_model *base;
         if ((rc = make_base(o, &base))) {
-            tr_data_close(&d);
+            ic_train_val_free(&d);
             return rc;
         }
         s = ic_app_classifier(base, (int)o->head, d.n_classes, &m);
@@ -295,7 +295,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv, void *user)
         rc = tr_run_on_data(o, argc, argv, m, &meta, &d, NULL);
     }
     ic_model_free(m);
-    tr_data_close(&d);
+    ic_train_val_free(&d);
     return rc;
 }
 
