@@ -19,8 +19,6 @@
 
 /* ---------------------------------------------------------------- small helpers ---- */
 
-ic_model *tr_nested_model(ic_layer *l) { return ic_layer_inner_model(l); }
-
 const char *tr_commas(int64_t v, char *buf, size_t size)
 {
     char tmp[32];

@@ -194,8 +194,6 @@ void tr_resume_command(int argc, char **argv, char *buf, size_t size);
 int tr_load_base_weights(const tr_opts *o, ic_model *base, const char *name, double alpha,
                          int64_t rows);
 
-/* The model inside a nested-model layer (class Model / Sequential), else NULL. */
-ic_model *tr_nested_model(ic_layer *l);
 /* "1,234,567" */
 const char *tr_commas(int64_t v, char *buf, size_t size);
 
