@@ -93,38 +93,20 @@ int tr_data_open(const tr_opts *o, int64_t h, int64_t w, const char *const *clas
 int tr_load_base_weights(const tr_opts *o, ic_model *base, const char *name, double alpha,
                          int64_t rows)
 {
-    const char *w = o->weights ? o->weights : "imagenet";
-    if (!strcmp(w, "none"))
-        return 0;
     char path[4096];
-    if (!strcmp(w, "imagenet")) {
-        char wname[96];
-        if (ic_app_weights_name(name, (float)alpha, rows, wname, sizeof wname))
-            return ic_cli_fail(o->cmd, IC_ERR_NOT_FOUND);
-        if (!ic_weights_find(wname)) {
-            fprintf(stderr, "imgclass %s: no ImageNet weights known for %s (alpha %g)\n", o->cmd,
-                    name, alpha > 0 ? alpha : 1.0);
-            return 1;
-        }
-        ic_status s = ic_weights_fetch(wname, NULL, NULL, NULL, path, sizeof path);
-        if (s) {
-            fprintf(stderr,
-                    "imgclass %s: cannot get the ImageNet weights %s: %s (download them with "
-                    "'imgclass weights fetch %s', or give --weights FILE or --weights none)\n",
-                    o->cmd, wname, *ic_errmsg() ? ic_errmsg() : ic_status_str(s), wname);
-            return 1;
-        }
-    } else {
-        snprintf(path, sizeof path, "%s", w);
-    }
-    ic_load_weights_opts lo = ic_load_weights_opts_default();
-    ic_status s = ic_model_load_weights(base, path, &lo);
-    if (s) {
-        fprintf(stderr, "imgclass %s: loading weights into %s: %s\n", o->cmd, name,
-                *ic_errmsg() ? ic_errmsg() : ic_status_str(s));
+    ic_status s = ic_app_load_weights(base, name, (float)alpha, rows,
+                                      o->weights ? o->weights : "imagenet", path, sizeof path);
+    if (s && !strncmp(ic_errmsg(), "cannot get the ImageNet weights", 31)) {
+        char wname[96] = "";
+        ic_app_weights_name(name, (float)alpha, rows, wname, sizeof wname);
+        fprintf(stderr, "imgclass %s: %s (download them with 'imgclass weights fetch %s', or give "
+                "--weights FILE or --weights none)\n", o->cmd, ic_errmsg(), wname);
         return 1;
     }
-    printf("Loaded %s weights from %s\n", name, path);
+    if (s)
+        return ic_cli_fail(o->cmd, s);
+    if (path[0])
+        printf("Loaded %s weights from %s\n", name, path);
     return 0;
 }
 
