@@ -132,9 +132,17 @@ int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_o
     out->path = src.path;
     ic_status s = ic_predictor_open(&out->pred, &src);
     if (s == IC_ERR_FORMAT && strstr(ic_errmsg(), "a weights-only HDF5 file")) {
-        /* the library's advice, in this command's option */
+        /* the library's advice, in this command's options */
         fprintf(stderr, "imgclass %s: %s: not an imgclass model file (a weights-only HDF5 file: "
                 "give the architecture with --config MODEL.json)\n", cmd, path);
+        return 1;
+    }
+    if (s == IC_ERR_INVALID && src.classes && !strncmp(ic_errmsg(), "classes '", 9)) {
+        fprintf(stderr, "imgclass %s: --%s\n", cmd, ic_errmsg()); /* names the option */
+        return 1;
+    }
+    if (s == IC_ERR_INVALID && !src.classes && class_dir && strstr(ic_errmsg(), "class folder")) {
+        fprintf(stderr, "imgclass %s: %s (give --classes to name them)\n", cmd, ic_errmsg());
         return 1;
     }
     if (s)

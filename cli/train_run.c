@@ -81,6 +81,12 @@ int tr_data_open(const tr_opts *o, int64_t h, int64_t w, const char *const *clas
     ic_status s = ic_flow_train_val(d, o->data_dir, gtrain, gval, &f);
     if (s)
         return ic_cli_fail(o->cmd, s);
+    if (d->n_classes > 256) { /* the commands keep the class names in arrays of 256 */
+        fprintf(stderr, "imgclass %s: %d classes: at most 256 are supported\n", o->cmd,
+                d->n_classes);
+        ic_train_val_free(d);
+        return 1;
+    }
     char buf[160];
     printf("%s\n", ic_dir_iterator_found(d->train, buf, sizeof buf));
     printf("%s\n", ic_dir_iterator_found(d->val, buf, sizeof buf));

@@ -100,8 +100,7 @@ static ic_status name_classes(const ic_model_source *src, int K, ic_model_meta *
         s = class_folders(src->class_dir, &v, &n);
         if (!s && n != K)
             s = ic_seterr(IC_ERR_INVALID,
-                          "%s has %d class folder%s but the model %s has %d classes (give the "
-                          "class names instead)",
+                          "%s has %d class folder%s but the model %s has %d classes",
                           src->class_dir, n, n == 1 ? "" : "s", src->path, K);
     } else {
         return IC_OK;
