@@ -36,62 +36,6 @@ static void help(void)
            "--fill-mode wrap\n");
 }
 
-static uint8_t to_u8(float v)
-{
-    if (!(v > 0))
-        return 0;
-    if (v >= 255)
-        return 255;
-    return (uint8_t)(v + 0.5f);
-}
-
-/* Draws count transforms of img and tiles them into grid (white background). */
-static ic_status render(const ic_image *img, const ic_image_data_generator *g, uint32_t seed,
-                        long count, long columns, ic_image *grid)
-{
-    const int64_t h = img->h, w = img->w;
-    const int c = img->c;
-    const size_t n = (size_t)(h * w * c);
-    long cols = columns < count ? columns : count;
-    long rows = (count + cols - 1) / cols;
-    grid->h = rows * h + (rows - 1) * GUTTER;
-    grid->w = cols * w + (cols - 1) * GUTTER;
-    grid->c = c;
-    grid->data = malloc((size_t)(grid->h * grid->w * c));
-    float *src = malloc(n * sizeof *src), *dst = malloc(n * sizeof *dst);
-    if (!grid->data || !src || !dst) {
-        free(grid->data), free(src), free(dst);
-        grid->data = NULL;
-        return IC_ERR_NOMEM;
-    }
-    memset(grid->data, 255, (size_t)(grid->h * grid->w * c));
-    for (size_t i = 0; i < n; i++)
-        src[i] = (float)img->data[i];
-    ic_np_random r;
-    ic_np_random_seed(&r, seed);
-    ic_status s = IC_OK;
-    for (long k = 0; k < count && !s; k++) {
-        ic_transform t;
-        ic_augment_random_transform(g, h, w, &r, &t);
-        if ((s = ic_augment_apply(g, &t, src, h, w, c, dst)))
-            break;
-        int64_t y0 = (k / cols) * (h + GUTTER), x0 = (k % cols) * (w + GUTTER);
-        for (int64_t y = 0; y < h; y++) {
-            uint8_t *out = grid->data + ((y0 + y) * grid->w + x0) * c;
-            const float *in = dst + y * w * c;
-            for (int64_t x = 0; x < w * c; x++)
-                out[x] = to_u8(in[x]);
-        }
-    }
-    free(src);
-    free(dst);
-    if (s) {
-        free(grid->data);
-        grid->data = NULL;
-    }
-    return s;
-}
-
 int ic_cli_augment_preview(int argc, char **argv)
 {
     const char *cmd = "augment-preview", *image = NULL, *output = NULL;
@@ -165,12 +109,12 @@ int ic_cli_augment_preview(int argc, char **argv)
     ic_image_release(&img);
     if (s)
         return ic_cli_fail(cmd, s);
-    s = render(&sized, &g, (uint32_t)seed, count, columns, &grid);
+    s = ic_augment_grid(&sized, &g, (uint32_t)seed, (int)count, (int)columns, GUTTER, &grid);
     ic_image_release(&sized);
     if (s)
         return ic_cli_fail(cmd, s);
     s = ic_image_save_png(&grid, output);
-    free(grid.data);
+    ic_image_release(&grid);
     if (s)
         return ic_cli_fail(cmd, s);
     printf("wrote %s: %ld images of %ldx%ld in a %lldx%lld grid (seed %llu)\n", output, count, th,

@@ -56,26 +56,6 @@ static void help(void)
         "  imgclass finetune vgg16_head.h5 data -o ft.h5 --resume\n");
 }
 
-/* --freeze-bn (the default) / --train-bn: BatchNormalization layers of the base that
- * the unfreeze made trainable are frozen again, so that they normalise with their moving
- * statistics (a frozen BN runs in inference mode). Returns how many were frozen. */
-static int freeze_bn_layers(const tr_opts *o, ic_model *base, int *n_bn)
-{
-    int frozen = 0;
-    *n_bn = 0;
-    for (int i = 0; i < ic_model_num_layers(base); i++) {
-        ic_layer *l = ic_model_layer(base, i);
-        if (strcmp(ic_layer_class_name(l), "BatchNormalization"))
-            continue;
-        (*n_bn)++;
-        if (o->freeze_bn != 0 && ic_layer_trainable(l)) {
-            ic_layer_set_trainable(l, 0);
-            frozen++;
-        }
-    }
-    return frozen;
-}
-
 /* "input_1, block1_conv1, block1_conv2, ..., block5_conv3, block5_pool" */
 static void some_names(const ic_model *m, char *buf, size_t size)
 {
@@ -94,33 +74,25 @@ static void some_names(const ic_model *m, char *buf, size_t size)
 
 static int find_base(const tr_opts *o, ic_model *m, ic_model **inner)
 {
-    *inner = NULL;
+    ic_status s = ic_model_find_base(m, o->base_layer, inner);
     char names[1024];
-    if (o->base_layer) {
-        ic_layer *l = ic_model_get_layer(m, o->base_layer);
-        if (!l) {
-            some_names(m, names, sizeof names);
-            fprintf(stderr, "imgclass %s: --base-layer: no layer '%s' in %s (its layers: %s)\n",
-                    o->cmd, o->base_layer, o->model_in, names);
-            return 2;
-        }
-        if (!(*inner = tr_nested_model(l))) {
-            fprintf(stderr, "imgclass %s: --base-layer: layer '%s' is a %s, not a nested model\n",
-                    o->cmd, o->base_layer, ic_layer_class_name(l));
-            return 2;
-        }
+    if (!s)
         return 0;
-    }
-    for (int i = 0; i < ic_model_num_layers(m) && !*inner; i++)
-        *inner = tr_nested_model(ic_model_layer(m, i));
-    if (!*inner) {
+    if (!o->base_layer) {
         fprintf(stderr,
                 "imgclass %s: %s has no nested base model (a layer of class Model or "
                 "Sequential); fine-tuning needs a model trained with --base\n",
                 o->cmd, o->model_in);
         return 1;
     }
-    return 0;
+    if (s == IC_ERR_NOT_FOUND) {
+        some_names(m, names, sizeof names);
+        fprintf(stderr, "imgclass %s: --base-layer: no layer '%s' in %s (its layers: %s)\n",
+                o->cmd, o->base_layer, o->model_in, names);
+    } else {
+        fprintf(stderr, "imgclass %s: --base-layer: %s\n", o->cmd, ic_errmsg());
+    }
+    return 2;
 }
 
 static int run_fresh(tr_opts *o, int argc, char **argv)
@@ -145,7 +117,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv)
         rc = s == IC_ERR_NOT_FOUND ? 2 : 1;
         goto out;
     }
-    int n_bn, n_frozen_bn = freeze_bn_layers(o, base, &n_bn);
+    int n_bn, n_frozen_bn = ic_model_freeze_batchnorm(base, o->freeze_bn != 0, &n_bn);
     /* a fresh optimizer (Keras: compile() again after unfreeze_weights) */
     ic_compile_opts co = tr_compile_opts(o, meta.n_classes);
     if ((s = ic_model_compile(m, &co))) {
@@ -222,35 +194,29 @@ static int run_keras(tr_opts *o, const ic_cli_keras_opts *ko, int argc, char **a
                                         "'imgclass train --base'; use --unfreeze-from");
         goto out;
     }
-    if (o->unfreeze_from) {
-        int n = ic_model_num_layers(m), k = 0;
-        while (k < n && strcmp(ic_layer_name(ic_model_layer(m, k)), o->unfreeze_from))
-            k++;
-        if (k == n) {
-            char names[1024];
-            some_names(m, names, sizeof names);
-            fprintf(stderr, "imgclass %s: --unfreeze-from: no layer '%s' in %s (its layers: %s)\n",
-                    o->cmd, o->unfreeze_from, o->model_in, names);
-            rc = 2;
-            goto out;
-        }
-        for (int i = 0; i < n; i++)
-            ic_layer_set_trainable(ic_model_layer(m, i), i >= k);
+    ic_status s;
+    if (o->unfreeze_from && (s = ic_model_unfreeze_range(m, o->unfreeze_from, NULL))) {
+        char names[1024];
+        some_names(m, names, sizeof names);
+        fprintf(stderr, "imgclass %s: --unfreeze-from: no layer '%s' in %s (its layers: %s)\n",
+                o->cmd, o->unfreeze_from, o->model_in, names);
+        rc = 2;
+        goto out;
     }
-    int n_bn, n_frozen_bn = freeze_bn_layers(o, m, &n_bn);
-    ic_compile_opts co = tr_compile_opts(o, cm.meta.n_classes);
-    ic_status s = ic_model_compile(m, &co);
+    int n_bn, n_frozen_bn = ic_model_freeze_batchnorm(m, o->freeze_bn != 0, &n_bn);
+    ic_compile_opts co = tr_compile_opts(o, cm.meta->n_classes);
+    s = ic_model_compile(m, &co);
     if (s) {
         rc = ic_cli_fail(o->cmd, s);
         goto out;
     }
     printf("Fine-tuning Keras model %s (%lldx%lld, %d classes): trainable %s\n", o->model_in,
-           (long long)cm.h, (long long)cm.w, cm.meta.n_classes,
+           (long long)cm.h, (long long)cm.w, cm.meta->n_classes,
            o->unfreeze_from ? "from the given layer on" : "as saved");
     if (n_bn && o->freeze_bn != 0)
         printf("BatchNormalization: %d unfrozen layer%s kept frozen (--train-bn to train them)\n",
                n_frozen_bn, n_frozen_bn == 1 ? "" : "s");
-    rc = tr_run_on_meta(o, argc, argv, m, &cm.meta, NULL); /* its meta: cm.h x cm.w */
+    rc = tr_run_on_meta(o, argc, argv, m, cm.meta, NULL); /* its meta: cm.h x cm.w */
 out:
     ic_cli_model_close(&cm);
     return rc;

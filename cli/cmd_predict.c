@@ -1,12 +1,10 @@
 /* cmd_predict.c - `imgclass predict MODEL.h5 FILE...|DIR`: the class and its probability for
  * each image, read as in training (no augmentation). Bad images are reported and skipped;
  * the exit status is 1 when any failed. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include "model_input.h"
@@ -57,49 +55,6 @@ static int push(strvec *s, const char *str)
         return -1;
     s->n++;
     return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int is_image_name(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-                   !strcasecmp(dot, ".png"));
-}
-
-/* Image files under dir, recursively (links to files followed, links to directories not,
- * hidden entries skipped). Returns 0, or -1 with errno set. */
-static int walk(const char *dir, strvec *out)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    struct dirent *e;
-    int rc = 0;
-    size_t ld = strlen(dir);
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        size_t need = ld + strlen(e->d_name) + 2;
-        char *p = malloc(need);
-        if (!p) {
-            rc = -1;
-            break;
-        }
-        snprintf(p, need, "%s%s%s", dir, ld && dir[ld - 1] == '/' ? "" : "/", e->d_name);
-        struct stat st, lst;
-        if (lstat(p, &lst) == 0 && S_ISDIR(lst.st_mode))
-            rc = walk(p, out);
-        else if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && is_image_name(e->d_name))
-            rc = push(out, p);
-        free(p);
-    }
-    closedir(d);
-    return rc;
 }
 
 typedef struct pctx {
@@ -209,23 +164,21 @@ int ic_cli_predict(int argc, char **argv)
             fprintf(stderr, "imgclass %s: %s: %s\n", cmd, args[i], strerror(errno));
             failed++;
         } else if (S_ISDIR(st.st_mode)) {
-            strvec sub = {NULL, 0, 0};
-            if (walk(args[i], &sub)) {
-                fprintf(stderr, "imgclass %s: %s: %s\n", cmd, args[i], strerror(errno));
+            char **sub = NULL;
+            int64_t ns = 0;
+            ic_status s = ic_image_files(args[i], &sub, &ns);
+            if (s) {
+                ic_cli_fail(cmd, s);
                 failed++;
-            } else if (!sub.n) {
+            } else if (!ns) {
                 fprintf(stderr, "imgclass %s: %s: no images (.jpg, .jpeg or .png) inside\n", cmd,
                         args[i]);
                 failed++;
             }
-            if (sub.n)
-                qsort(sub.v, sub.n, sizeof *sub.v, cmp_str);
-            for (size_t k = 0; k < sub.n; k++) {
-                if (rc == 0 && push(&files, sub.v[k]))
+            for (int64_t k = 0; k < ns && rc == 0; k++)
+                if (push(&files, sub[k]))
                     rc = 1;
-                free(sub.v[k]);
-            }
-            free(sub.v);
+            ic_image_files_free(sub, ns);
         } else if (push(&files, args[i])) {
             rc = 1;
         }
@@ -235,8 +188,8 @@ int ic_cli_predict(int argc, char **argv)
         fprintf(stderr, "imgclass %s: out of memory\n", cmd);
     } else {
         pctx c = {cm.pred, cmd, json, 1, 0, 0, 0};
-        for (int k = 0; k < cm.meta.n_classes; k++) {
-            int l = (int)strlen(cm.meta.class_names[k]);
+        for (int k = 0; k < cm.meta->n_classes; k++) {
+            int l = (int)strlen(cm.meta->class_names[k]);
             c.cwidth = l > c.cwidth ? l : c.cwidth;
         }
         for (size_t i = 0; i < files.n; i++) {

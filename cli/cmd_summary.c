@@ -84,7 +84,7 @@ static int summary_file(const char *cmd, const char *path, const ic_cli_keras_op
         ic_cli_model_close(&cm);
         return ic_cli_fail(cmd, s);
     }
-    const ic_model_meta *mt = &cm.meta;
+    const ic_model_meta *mt = cm.meta;
     if (cm.keras) {
         printf("Keras model file | input: %lldx%lldx%d %s | output: %lld unit%s | class names, "
                "preprocessing and rescale are not recorded (give --classes, --preprocess, "

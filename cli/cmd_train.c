@@ -128,8 +128,7 @@ static void fill_meta(const tr_opts *o, const tr_data *d, const char **names, ic
 /* ---- --cache-features ---- */
 
 typedef struct cached {
-    ic_model *full;       /* base + head, saved */
-    ic_model_head *head;  /* trained on the features */
+    ic_feature_training t; /* the full model, its head and the feature sources */
     const ic_model_meta *meta;
 } cached;
 
@@ -138,8 +137,8 @@ static ic_status save_cached(void *user, ic_model *m, const char *path, int incl
 {
     (void)m, (void)include_optimizer;
     cached *c = user;
-    ic_status s = ic_model_head_sync(c->head, 1);
-    return s ? s : ic_model_save(c->full, path, c->meta, 0);
+    ic_status s = ic_model_head_sync(c->t.head, 1);
+    return s ? s : ic_model_save(c->t.full, path, c->meta, 0);
 }
 
 /* Runs the frozen base over one pass of it (in order), into new tensors feat (N, ...base
@@ -165,7 +164,6 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     ic_tensor *ft = NULL, *yt = NULL, *fv = NULL, *yv = NULL;
     cached c;
     memset(&c, 0, sizeof c);
-    ic_batch_source ts = {0}, vs = {0};
     const char *names[256];
     ic_model_meta meta;
     fill_meta(o, d, names, &meta);
@@ -182,24 +180,10 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     if ((rc = extract(o, base, d->train, "training", &ft, &yt)) ||
         (rc = extract(o, base, d->val, "validation", &fv, &yv)))
         goto out;
-    /* The full model first (it takes the base), then a head with the same layer names and
-     * the same initial weights, so that training on features matches training through the
-     * frozen base. */
-    s = ic_app_classifier(base, (int)o->head, d->n_classes, &c.full);
-    base = NULL;
-    if (!s)
-        s = ic_model_head_create(c.full, &c.head);
     ic_compile_opts co = tr_compile_opts(o, d->n_classes);
-    if (!s)
-        s = ic_model_compile(ic_model_head_model(c.head), &co);
-    if (!s)
-        s = ic_model_compile(c.full, &co);
-    if (!s)
-        s = ic_model_head_sync(c.head, 0); /* the head starts from the full model's init */
-    if (!s)
-        s = ic_batch_source_tensors(&ts, ft, yt, o->batch, 1, o->seed);
-    if (!s)
-        s = ic_batch_source_tensors(&vs, fv, yv, o->batch, 0, 0);
+    s = ic_feature_training_init(&c.t, base, (int)o->head, d->n_classes, &co, ft, yt, fv, yv,
+                                 o->batch, o->seed);
+    base = NULL;
     if (s) {
         rc = ic_cli_fail(o->cmd, s);
         goto out;
@@ -209,11 +193,11 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     j.o = o;
     j.argc = argc;
     j.argv = argv;
-    j.model = ic_model_head_model(c.head);
-    j.train = ts;
-    j.val = vs;
-    j.steps = o->steps > 0 ? o->steps : ts.ops->length(ts.self);
-    j.vsteps = o->vsteps > 0 ? o->vsteps : vs.ops->length(vs.self);
+    j.model = ic_model_head_model(c.t.head);
+    j.train = c.t.train;
+    j.val = c.t.val;
+    j.steps = o->steps > 0 ? o->steps : j.train.ops->length(j.train.self);
+    j.vsteps = o->vsteps > 0 ? o->vsteps : j.val.ops->length(j.val.self);
     j.meta = &meta;
     j.save = save_cached;
     j.save_user = &c;
@@ -222,7 +206,7 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     char a[32], b[32];
     printf("Trainable params: %s of %s (the head, on features %s)\n",
            tr_commas(ic_model_count_trainable_params(j.model), a, sizeof a),
-           tr_commas(ic_model_count_params(c.full), b, sizeof b),
+           tr_commas(ic_model_count_params(c.t.full), b, sizeof b),
            ic_tensor_shape_str(ft, (char[64]){0}, 64));
     fflush(stdout);
     if ((rc = tr_run(&j, NULL)))
@@ -230,11 +214,11 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
     /* The saved model end to end on the validation images: must agree with the last
      * epoch's val_loss / val_acc (computed on the features). */
     double vl, va;
-    if ((s = ic_model_head_sync(c.head, 1)) || (s = ic_dir_iterator_seek(d->val, 0)))
+    if ((s = ic_model_head_sync(c.t.head, 1)) || (s = ic_dir_iterator_seek(d->val, 0)))
         rc = ic_cli_fail(o->cmd, s);
     else {
         ic_batch_source src = ic_dir_iterator_source(d->val);
-        if ((s = ic_model_evaluate(c.full, &src, 0, &vl, &va)))
+        if ((s = ic_model_evaluate(c.t.full, &src, 0, &vl, &va)))
             rc = ic_cli_fail(o->cmd, s);
         else
             printf("Check: the saved model (base + head) on the validation images: val_loss: "
@@ -242,15 +226,12 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
                    vl, va);
     }
 out:
-    ic_batch_source_free(&ts);
-    ic_batch_source_free(&vs);
+    ic_feature_training_free(&c.t);
     ic_tensor_free(ft);
     ic_tensor_free(yt);
     ic_tensor_free(fv);
     ic_tensor_free(yv);
     ic_model_free(base);
-    ic_model_free(c.full);
-    ic_model_head_free(c.head);
     return rc;
 }
 
@@ -268,7 +249,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv, void *user)
         return rc;
     if (o->cache_features) {
         rc = run_cached(o, argc, argv, &d);
-        tr_data_close(&d);
+        ic_train_val_free(&d);
         return rc;
     }
     ic_model *m = NULL;
@@ -276,7 +257,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv, void *user)
     if (o->base) {
         ic_model *base;
         if ((rc = make_base(o, &base))) {
-            tr_data_close(&d);
+            ic_train_val_free(&d);
             return rc;
         }
         s = ic_app_classifier(base, (int)o->head, d.n_classes, &m);
@@ -295,7 +276,7 @@ static int run_fresh(tr_opts *o, int argc, char **argv, void *user)
         rc = tr_run_on_data(o, argc, argv, m, &meta, &d, NULL);
     }
     ic_model_free(m);
-    tr_data_close(&d);
+    ic_train_val_free(&d);
     return rc;
 }
 

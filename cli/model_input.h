@@ -11,15 +11,15 @@
 #include "cli.h"
 
 typedef struct ic_cli_model {
-    ic_model *model;
-    ic_model_meta meta;
+    ic_model *model;            /* owned by pred */
+    const ic_model_meta *meta;  /* pred's: class names, input size, preprocessing */
     const char *path;
     int binary;      /* one output unit: sigmoid, predicted class 1 when p > 0.5 */
     int64_t n_out;   /* output units */
     int64_t h, w;    /* target size (the model's input) */
     int c;           /* 1 (grayscale) or 3 */
     int keras;       /* a model saved by Keras itself (meta made up from the options) */
-    ic_predictor *pred; /* reads images and names classes for this model and meta */
+    ic_predictor *pred; /* ic_predictor_open's: reads images and names classes */
 } ic_cli_model;
 
 /* Options for models saved by Keras itself, which record no class names, input

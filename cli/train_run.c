@@ -19,8 +19,6 @@
 
 /* ---------------------------------------------------------------- small helpers ---- */
 
-ic_model *tr_nested_model(ic_layer *l) { return ic_layer_inner_model(l); }
-
 const char *tr_commas(int64_t v, char *buf, size_t size)
 {
     char tmp[32];
@@ -66,119 +64,34 @@ int tr_is_dir(const char *p)
 
 /* ---------------------------------------------------------------- data ---- */
 
-static int open_flow(const tr_opts *o, const char *dir, int shuffle, int64_t h, int64_t w,
-                     const char *const *classes, int n_classes, ic_class_mode mode,
-                     const ic_image_data_generator *g, ic_dir_iterator **it)
-{
-    ic_flow_opts f = ic_flow_opts_default();
-    f.target_h = h;
-    f.target_w = w;
-    f.class_mode = mode;
-    f.batch_size = o->batch;
-    f.shuffle = shuffle;
-    f.has_seed = 1;
-    f.seed = o->seed;
-    f.classes = classes;
-    f.n_classes = n_classes;
-    /* Default: half the compute threads, at least 1. The workers share the cores with the
-     * training step, and one worker on 2 cores still decodes and augments ~1,000 images/s,
-     * far above what a step consumes: with 2 workers the book's VGG16 feature-extraction
-     * epoch took 44-46 s, with 1 worker 42 s (docs/performance.md). Batches do not depend
-     * on the number of workers. */
-    int nt = ic_num_threads();
-    f.threads = o->workers ? (int)o->workers : nt > 1 ? nt / 2 : 1;
-    f.interpolation = o->interpolation;
-    ic_status s = ic_flow_from_directory(it, dir, g, &f);
-    if (s)
-        return ic_cli_fail(o->cmd, s);
-    if (ic_dir_iterator_samples(*it) == 0) {
-        fprintf(stderr, "imgclass %s: no images (JPEG/PNG) in the class folders of %s\n", o->cmd,
-                dir);
-        ic_dir_iterator_free(*it);
-        *it = NULL;
-        return 1;
-    }
-    return 0;
-}
-
 int tr_data_open(const tr_opts *o, int64_t h, int64_t w, const char *const *classes, int n_classes,
                  const ic_image_data_generator *gtrain, const ic_image_data_generator *gval,
                  int shuffle_train, tr_data *d)
 {
-    memset(d, 0, sizeof *d);
-    char tdir[4096], vdir[4096];
-    snprintf(tdir, sizeof tdir, "%s/train", o->data_dir);
-    snprintf(vdir, sizeof vdir, "%s/validation", o->data_dir);
-    if (!tr_is_dir(o->data_dir)) {
-        fprintf(stderr, "imgclass %s: %s: no such directory\n", o->cmd, o->data_dir);
+    ic_flow_opts f = ic_flow_opts_default();
+    f.target_h = h;
+    f.target_w = w;
+    f.batch_size = o->batch;
+    f.shuffle = shuffle_train;
+    f.seed = o->seed;
+    f.classes = classes;
+    f.n_classes = n_classes;
+    f.threads = (int)o->workers;
+    f.interpolation = o->interpolation;
+    ic_status s = ic_flow_train_val(d, o->data_dir, gtrain, gval, &f);
+    if (s)
+        return ic_cli_fail(o->cmd, s);
+    if (d->n_classes > 256) { /* the commands keep the class names in arrays of 256 */
+        fprintf(stderr, "imgclass %s: %d classes: at most 256 are supported\n", o->cmd,
+                d->n_classes);
+        ic_train_val_free(d);
         return 1;
     }
-    const char *missing = !tr_is_dir(tdir) ? tdir : !tr_is_dir(vdir) ? vdir : NULL;
-    if (missing) {
-        fprintf(stderr,
-                "imgclass %s: %s: no such directory (DATA_DIR must hold train/ and "
-                "validation/, each with one folder per class)\n",
-                o->cmd, missing);
-        return 1;
-    }
-    /* Two classes: labels 0/1 (B, 1) for the sigmoid unit; more: one-hot for softmax.
-     * Unknown yet (train): scan with sparse labels, which are the binary ones for two
-     * classes, and open again with one-hot labels if there are more. */
-    ic_class_mode mode =
-        classes ? (n_classes == 2 ? IC_CLASS_BINARY : IC_CLASS_CATEGORICAL) : IC_CLASS_SPARSE;
-    int rc = open_flow(o, tdir, shuffle_train, h, w, classes, n_classes, mode, gtrain, &d->train);
-    if (rc)
-        return rc;
-    int k = ic_dir_iterator_num_classes(d->train);
-    if (k < 2) {
-        fprintf(stderr,
-                "imgclass %s: %s has %d class folder; a classifier needs at least 2 (one folder "
-                "per class)\n",
-                o->cmd, tdir, k);
-        tr_data_close(d);
-        return 1;
-    }
-    if (!classes && k > 2) {
-        ic_dir_iterator_free(d->train);
-        d->train = NULL;
-        if ((rc = open_flow(o, tdir, shuffle_train, h, w, NULL, 0, IC_CLASS_CATEGORICAL, gtrain,
-                            &d->train)))
-            return rc;
-    }
-    d->n_classes = k;
     char buf[160];
     printf("%s\n", ic_dir_iterator_found(d->train, buf, sizeof buf));
-    /* validation: the training classes, in the training order */
-    const char *names[256];
-    const char *const *vclasses = classes;
-    if (!classes) {
-        if (k > (int)(sizeof names / sizeof names[0])) {
-            fprintf(stderr, "imgclass %s: %d classes: at most 256 are supported\n", o->cmd, k);
-            tr_data_close(d);
-            return 1;
-        }
-        for (int i = 0; i < k; i++)
-            names[i] = ic_dir_iterator_class_name(d->train, i);
-        vclasses = names;
-    }
-    mode = k == 2 ? IC_CLASS_BINARY : IC_CLASS_CATEGORICAL;
-    /* Validation shuffles too, as the book's flow_images_from_directory does by default:
-     * with --validation-steps shorter than a pass, an in-order iterator would see only
-     * the first class. */
-    if ((rc = open_flow(o, vdir, 1, h, w, vclasses, k, mode, gval, &d->val))) {
-        tr_data_close(d);
-        return rc;
-    }
     printf("%s\n", ic_dir_iterator_found(d->val, buf, sizeof buf));
     fflush(stdout);
     return 0;
-}
-
-void tr_data_close(tr_data *d)
-{
-    ic_dir_iterator_free(d->train);
-    ic_dir_iterator_free(d->val);
-    d->train = d->val = NULL;
 }
 
 /* ---------------------------------------------------------------- base weights ---- */
@@ -186,38 +99,20 @@ void tr_data_close(tr_data *d)
 int tr_load_base_weights(const tr_opts *o, ic_model *base, const char *name, double alpha,
                          int64_t rows)
 {
-    const char *w = o->weights ? o->weights : "imagenet";
-    if (!strcmp(w, "none"))
-        return 0;
     char path[4096];
-    if (!strcmp(w, "imagenet")) {
-        char wname[96];
-        if (ic_app_weights_name(name, (float)alpha, rows, wname, sizeof wname))
-            return ic_cli_fail(o->cmd, IC_ERR_NOT_FOUND);
-        if (!ic_weights_find(wname)) {
-            fprintf(stderr, "imgclass %s: no ImageNet weights known for %s (alpha %g)\n", o->cmd,
-                    name, alpha > 0 ? alpha : 1.0);
-            return 1;
-        }
-        ic_status s = ic_weights_fetch(wname, NULL, NULL, NULL, path, sizeof path);
-        if (s) {
-            fprintf(stderr,
-                    "imgclass %s: cannot get the ImageNet weights %s: %s (download them with "
-                    "'imgclass weights fetch %s', or give --weights FILE or --weights none)\n",
-                    o->cmd, wname, *ic_errmsg() ? ic_errmsg() : ic_status_str(s), wname);
-            return 1;
-        }
-    } else {
-        snprintf(path, sizeof path, "%s", w);
-    }
-    ic_load_weights_opts lo = ic_load_weights_opts_default();
-    ic_status s = ic_model_load_weights(base, path, &lo);
-    if (s) {
-        fprintf(stderr, "imgclass %s: loading weights into %s: %s\n", o->cmd, name,
-                *ic_errmsg() ? ic_errmsg() : ic_status_str(s));
+    ic_status s = ic_app_load_weights(base, name, (float)alpha, rows,
+                                      o->weights ? o->weights : "imagenet", path, sizeof path);
+    if (s && !strncmp(ic_errmsg(), "cannot get the ImageNet weights", 31)) {
+        char wname[96] = "";
+        ic_app_weights_name(name, (float)alpha, rows, wname, sizeof wname);
+        fprintf(stderr, "imgclass %s: %s (download them with 'imgclass weights fetch %s', or give "
+                "--weights FILE or --weights none)\n", o->cmd, ic_errmsg(), wname);
         return 1;
     }
-    printf("Loaded %s weights from %s\n", name, path);
+    if (s)
+        return ic_cli_fail(o->cmd, s);
+    if (path[0])
+        printf("Loaded %s weights from %s\n", name, path);
     return 0;
 }
 
@@ -634,7 +529,7 @@ int tr_run_on_meta(tr_opts *o, int argc, char **argv, ic_model *m, const ic_mode
                           meta->n_classes, &gt, &gv, 1, &d);
     if (!rc)
         rc = tr_run_on_data(o, argc, argv, m, meta, &d, rec);
-    tr_data_close(&d);
+    ic_train_val_free(&d);
     return rc;
 }
 

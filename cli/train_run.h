@@ -104,20 +104,15 @@ void tr_help_training(FILE *fp, tr_kind kind);
 /* The image generator for training (augmentation, rescale, preprocess) or validation. */
 ic_image_data_generator tr_generator(const tr_opts *o, int training);
 
-/* Data: the training and validation iterators. */
-typedef struct tr_data {
-    ic_dir_iterator *train, *val;
-    int n_classes;
-} tr_data;
-/* Opens DATA_DIR/train and DATA_DIR/validation at h x w, prints Keras's "Found ..." lines.
- * classes (may be NULL: the sorted subfolders of train/) fixes the class order. gtrain /
- * gval: the generators (validation never augments). Labels: 0/1 for two classes, one-hot
- * for more. The training iterator shuffles (seed --seed) if shuffle_train; validation is
- * read in order. Returns 0 or an exit status (message printed). */
+/* Data: the training and validation iterators (ic_flow_train_val). */
+typedef ic_train_val tr_data;
+/* Opens DATA_DIR/train and DATA_DIR/validation at h x w with the library's rules
+ * (ic_flow_train_val: classes NULL = train/'s sorted folders, validation never augments
+ * and reads train's classes), shuffling the training data (seed --seed) if shuffle_train,
+ * and prints Keras's "Found ..." lines. Returns 0 or an exit status (message printed). */
 int tr_data_open(const tr_opts *o, int64_t h, int64_t w, const char *const *classes, int n_classes,
                  const ic_image_data_generator *gtrain, const ic_image_data_generator *gval,
                  int shuffle_train, tr_data *d);
-void tr_data_close(tr_data *d);
 
 /* Compile options from the flags for a model with this many classes. */
 ic_compile_opts tr_compile_opts(const tr_opts *o, int n_classes);
@@ -199,8 +194,6 @@ void tr_resume_command(int argc, char **argv, char *buf, size_t size);
 int tr_load_base_weights(const tr_opts *o, ic_model *base, const char *name, double alpha,
                          int64_t rows);
 
-/* The model inside a nested-model layer (class Model / Sequential), else NULL. */
-ic_model *tr_nested_model(ic_layer *l);
 /* "1,234,567" */
 const char *tr_commas(int64_t v, char *buf, size_t size);
 

@@ -58,6 +58,14 @@ ic_status ic_app_classifier(ic_model *base, int units, int classes, ic_model **o
  * IC_ERR_NOT_FOUND (message says why) for an unknown application or alpha. */
 ic_status ic_app_weights_name(const char *app, float alpha, int64_t rows, char *buf,
                               size_t size);
+/* Loads pretrained weights into base, built as application app (alpha, input height rows):
+ * weights "imagenet" (Keras's no-top file named by ic_app_weights_name, from the cache or
+ * fetched, io.h), "none" (nothing) or a Keras weights file (by layer order). path (may be
+ * NULL) receives the file loaded ("" for none). Errors: no ImageNet weights for app / alpha
+ * (IC_ERR_NOT_FOUND); the download's status with its message after "cannot get the
+ * ImageNet weights NAME: "; the load's after "loading weights into APP: ". */
+ic_status ic_app_load_weights(ic_model *base, const char *app, float alpha, int64_t rows,
+                              const char *weights, char *path, size_t size);
 
 /* The book's small convnet for 2 classes: Conv2D 32/64/128/128 (3x3 relu) each
  * followed by MaxPooling2D, Flatten, Dropout(dropout) (skipped when 0), Dense 512

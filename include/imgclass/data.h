@@ -116,6 +116,22 @@ void ic_augment_matrix(const ic_transform *t, int64_t h, int64_t w, double m[3][
 ic_status ic_augment_apply(const ic_image_data_generator *g, const ic_transform *t,
                            const float *src, int64_t h, int64_t w, int c, float *dst);
 
+/* The image files (.jpg, .jpeg, .png, any case) under dir, recursively, sorted by byte
+ * order: links to files are followed, links to folders are not, hidden entries skipped.
+ * *paths (dir joined with the relative path) and its strings are new: free them with
+ * ic_image_files_free. A folder that cannot be read is an error naming it; none found is
+ * not an error (*n = 0). */
+ic_status ic_image_files(const char *dir, char ***paths, int64_t *n);
+void ic_image_files_free(char **paths, int64_t n); /* NULL ok */
+
+/* A preview of augmentation: draws count transforms of img (0..255 pixels) from the numpy
+ * stream seeded as np.random.seed(seed) and tiles the results, columns per row, with
+ * gutter white pixels between them (a white background where the last row is short).
+ * g->rescale applies to the pixels, so a preview usually sets it to 0. *grid is new
+ * (ic_image_release). count and columns 1..1000, gutter 0..100. */
+ic_status ic_augment_grid(const ic_image *img, const ic_image_data_generator *g, uint32_t seed,
+                          int count, int columns, int gutter, ic_image *grid);
+
 /* ---- Directory iterator (flow_images_from_directory) ---- */
 
 typedef enum ic_class_mode {
@@ -180,6 +196,25 @@ ic_status ic_dir_iterator_seek(ic_dir_iterator *it, int64_t batch);
  * (the epoch summary reads and resets this). */
 int64_t ic_dir_iterator_skipped(const ic_dir_iterator *it);
 int64_t ic_dir_iterator_take_replaced(ic_dir_iterator *it);
+
+/* The book's layout: dir/train and dir/validation, each with one folder per class. */
+typedef struct ic_train_val {
+    ic_dir_iterator *train, *val;
+    int n_classes;
+} ic_train_val;
+/* Opens the training and validation iterators of dir with o's target size, batch size, seed,
+ * interpolation and classes (NULL: train/'s sorted class folders; validation then takes
+ * train's classes in train's order). o->shuffle applies to training; validation always
+ * shuffles, as the book's flow_images_from_directory does, so that validation steps
+ * shorter than a pass still see every class. o->threads 0 = half of ic_num_threads(), at
+ * least 1 (the workers share the cores with the training step). Labels: 0/1 (B, 1) for two
+ * classes, one-hot for more; o->class_mode is not used. gval should not augment. Errors:
+ * missing folders, fewer than 2 classes, folders without images; *out is then empty.
+ * Free with ic_train_val_free. */
+ic_status ic_flow_train_val(ic_train_val *out, const char *dir,
+                            const ic_image_data_generator *gtrain,
+                            const ic_image_data_generator *gval, const ic_flow_opts *o);
+void ic_train_val_free(ic_train_val *d); /* NULL ok; leaves *d empty */
 
 #ifdef __cplusplus
 }

@@ -141,6 +141,26 @@ void ic_model_head_free(ic_model_head *h); /* NULL ok */
 ic_status ic_model_extract_features(ic_model *base, ic_batch_source *src, int64_t steps,
                                     ic_tensor **features, ic_tensor **labels);
 
+/* Training a head on stored features (the book's fast feature extraction): the full model
+ * (ic_app_classifier: base, taken also on failure, under a dense head of units, for
+ * classes) and its head as a model of its own starting from the full model's initial
+ * weights, both compiled with co, with batch sources over the features: training
+ * reshuffled every pass from seed, validation in order (the last batch of a pass partial).
+ * The features and labels (ic_model_extract_features's) are borrowed: they must outlive
+ * the setup. Train ic_model_head_model(head) on train / val; ic_model_head_sync(head, 1)
+ * copies the trained weights into full, which is what a program saves. */
+typedef struct ic_feature_training {
+    ic_model *full;      /* base + head (owned) */
+    ic_model_head *head; /* (owned) */
+    ic_batch_source train, val;
+} ic_feature_training;
+ic_status ic_feature_training_init(ic_feature_training *t, ic_model *base, int units, int classes,
+                                   const ic_compile_opts *co, const ic_tensor *train_features,
+                                   const ic_tensor *train_labels, const ic_tensor *val_features,
+                                   const ic_tensor *val_labels, int64_t batch_size,
+                                   uint64_t seed);
+void ic_feature_training_free(ic_feature_training *t); /* NULL ok; leaves *t empty */
+
 /* ---- Checkpoints ---- */
 
 /* Writes the run's position next to a model file that was just saved: record_path gets

@@ -39,6 +39,31 @@ ic_status ic_predictor_create(ic_predictor **out, ic_model *m, const ic_model_me
                               const char *name);
 void ic_predictor_free(ic_predictor *p); /* NULL ok */
 
+/* Where ic_predictor_open finds a model, and what stands in for the meta that a model saved
+ * by Keras itself does not record (ignored for imgclass model files, which record their
+ * own). */
+typedef struct ic_model_source {
+    const char *path;      /* an imgclass model file, a Keras full-model file (model.save), or
+                              with config the weights file (save_weights) */
+    const char *config;    /* NULL, or Keras's model_config JSON (model.to_json()) */
+    const char *classes;   /* Keras: the class names "a,b,...", in output order; NULL: ... */
+    const char *class_dir; /* ... the sorted class subfolders of this folder; NULL: class_0, ... */
+    float rescale;         /* Keras: pixel factor (0 = none) */
+    ic_preprocess preprocess; /* Keras: preprocess_input mode */
+} ic_model_source;
+
+/* Opens src->path as a predictor that owns its model: an imgclass model file with its meta,
+ * or (src->config, or a file with a model_config and no imgclass meta) a Keras model whose
+ * meta comes from src: the model's input size and color mode, rescale, preprocess and the
+ * class names. Errors name the file: not an imgclass model file (IC_ERR_FORMAT, the
+ * loader's message), class names that do not match the model's outputs (IC_ERR_INVALID). */
+ic_status ic_predictor_open(ic_predictor **out, const ic_model_source *src);
+/* The model a predictor runs (ic_predictor_open's own, or the one given to create). */
+ic_model *ic_predictor_model(const ic_predictor *p);
+/* 1 when ic_predictor_open read a model saved by Keras itself (its meta made up from the
+ * source), else 0. */
+int ic_predictor_is_keras(const ic_predictor *p);
+
 /* The meta in force: target size filled in, class names (owned by the predictor). */
 const ic_model_meta *ic_predictor_meta(const ic_predictor *p);
 /* The model's output units (1: one sigmoid unit for 2 classes). */

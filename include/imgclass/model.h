@@ -64,6 +64,17 @@ ic_status ic_model_freeze_range(ic_model *m, const char *from, const char *to);
 /* unfreeze_weights(from, to): the mirror: [from, to] trainable, the others frozen. */
 ic_status ic_model_unfreeze_range(ic_model *m, const char *from, const char *to);
 
+/* The pretrained base of a transfer-learning model: the nested model (a layer made by
+ * ic_layer_from_model, class Model or Sequential) named layer, or with layer NULL the first
+ * one (borrowed). Errors: no such layer (IC_ERR_NOT_FOUND), a layer that is not a model
+ * (IC_ERR_INVALID), no nested model at all (IC_ERR_NOT_FOUND). */
+ic_status ic_model_find_base(const ic_model *m, const char *layer, ic_model **base);
+/* Freezes (freeze != 0) every trainable BatchNormalization layer among m's layers, so that
+ * after an unfreeze they still normalise with their moving statistics (a frozen BN runs in
+ * inference mode), as Keras's transfer-learning guide advises. Returns how many it froze;
+ * *n_bn (may be NULL) receives how many BN layers m has. freeze 0 only counts. */
+int ic_model_freeze_batchnorm(ic_model *m, int freeze, int *n_bn);
+
 /* ---- Weights ---- */
 /* Counts as Keras model.count_params(), trainable_weights, non_trainable_weights. */
 int64_t ic_model_count_params(const ic_model *m);

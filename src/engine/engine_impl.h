@@ -10,6 +10,7 @@
 
 #include "graph/graph.h"
 #include "imgclass/fit.h"
+#include "imgclass/infer.h"
 
 /* A callback's state: a JSON object in the record (numbers written exactly, %.17g; NaN
  * and Inf as strings). */
@@ -64,5 +65,9 @@ ic_status ic__vcache_evaluate(ic__vcache *c, ic_batch_source *src, int64_t steps
 /* The base layer whose activations are stored; NULL: the base's output. */
 const char *ic__vcache_cut(const ic__vcache *c);
 void ic__vcache_free(ic__vcache *c);
+
+/* Makes p own its model (freed with p); keras: the model was saved by Keras itself
+ * (ic_predictor_is_keras). For ic_predictor_open, which builds on ic_predictor_create. */
+void ic__predictor_adopt(ic_predictor *p, int keras);
 
 #endif

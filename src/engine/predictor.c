@@ -18,11 +18,13 @@
 #include <sys/stat.h>
 
 #include "core/core.h"
+#include "engine_impl.h"
 #include "imgclass/infer.h"
 #include "imgclass/train.h"
 
 struct ic_predictor {
-    ic_model *model; /* borrowed */
+    ic_model *model; /* borrowed, or owned (ic_predictor_open) */
+    int owns_model, keras;
     ic_model_meta meta; /* own copy: class names from ic__malloc */
     int64_t n_out;
     int c;
@@ -34,6 +36,8 @@ void ic_predictor_free(ic_predictor *p)
     if (!p)
         return;
     ic_model_meta_free(&p->meta);
+    if (p->owns_model)
+        ic_model_free(p->model);
     ic__free(p);
 }
 
@@ -127,6 +131,22 @@ ic_status ic_predictor_create(ic_predictor **out, ic_model *m, const ic_model_me
     p->gen.rescale = meta->rescale;
     *out = p;
     return IC_OK;
+}
+
+void ic__predictor_adopt(ic_predictor *p, int keras)
+{
+    p->owns_model = 1;
+    p->keras = keras;
+}
+
+ic_model *ic_predictor_model(const ic_predictor *p)
+{
+    return p->model;
+}
+
+int ic_predictor_is_keras(const ic_predictor *p)
+{
+    return p->keras;
 }
 
 const ic_model_meta *ic_predictor_meta(const ic_predictor *p)

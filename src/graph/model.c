@@ -329,6 +329,24 @@ ic_status ic_model_unfreeze_range(ic_model *m, const char *from, const char *to)
     return set_range(m, from, to, 1);
 }
 
+int ic_model_freeze_batchnorm(ic_model *m, int freeze, int *n_bn)
+{
+    int frozen = 0, n = 0;
+    for (int i = 0; i < ic_model_num_layers(m); i++) {
+        ic_layer *l = ic_model_layer(m, i);
+        if (strcmp(ic_layer_class_name(l), "BatchNormalization"))
+            continue;
+        n++;
+        if (freeze && ic_layer_trainable(l)) {
+            ic_layer_set_trainable(l, 0);
+            frozen++;
+        }
+    }
+    if (n_bn)
+        *n_bn = n;
+    return frozen;
+}
+
 /* ---- Weights in Keras order ---- */
 
 typedef struct {

@@ -88,3 +88,27 @@ ic_status ic_layer_from_model(ic_layer **out, ic_model *inner)
 }
 
 ic_model *ic_layer_inner_model(const ic_layer *l) { return l ? l->inner : NULL; }
+
+ic_status ic_model_find_base(const ic_model *m, const char *layer, ic_model **base)
+{
+    if (!m || !base)
+        return ic_seterr(IC_ERR_INVALID, "ic_model_find_base: NULL model or output");
+    *base = NULL;
+    if (layer) {
+        ic_layer *l = ic_model_get_layer(m, layer);
+        if (!l)
+            return ic_seterr(IC_ERR_NOT_FOUND, "model '%s' has no layer '%s'", m->name, layer);
+        if (!(*base = l->inner))
+            return ic_seterr(IC_ERR_INVALID, "layer '%s' is a %s, not a nested model", layer,
+                             ic_layer_class_name(l));
+        return IC_OK;
+    }
+    for (int i = 0; i < ic_model_num_layers(m) && !*base; i++)
+        *base = ic_model_layer(m, i)->inner;
+    if (!*base)
+        return ic_seterr(IC_ERR_NOT_FOUND,
+                         "model '%s' has no nested base model (a layer of class Model or "
+                         "Sequential)",
+                         m->name);
+    return IC_OK;
+}
