@@ -40,7 +40,7 @@ static ic_status open_both(ic_train_val *d, const char *tdir, const char *vdir,
      * augments ~1,000 images/s, far above what a step consumes, and the step needs the
      * cores (docs/performance.md). Batches do not depend on the number of workers. */
     int nt = ic_num_threads();
-    f.threads = o->threads > 0 ? o->threads : nt > 1 ? nt / 2 : 1;
+    f.threads = o->threads > 0 || o->threads == IC_FLOW_INLINE ? o->threads : nt > 1 ? nt / 2 : 1;
     /* Two classes: labels 0/1 for the sigmoid unit; more: one-hot for softmax. Unknown
      * yet: scan with sparse labels (the binary ones for two classes), and open again with
      * one-hot labels if there are more. */
