@@ -31,7 +31,13 @@
  * stream to batch k stops the workers, drops the prefetched batches and starts a new
  * loader whose batch j is the iterator's batch k + j (it->base). This is what resuming a
  * training run needs: the resumed stream is the uninterrupted one from batch k on.
+ *
+ * Inline loading (IC_FLOW_INLINE): no worker threads; the consumer's next() fills the batch,
+ * its images spread over ic_num_threads() OpenMP threads (the training step's own threads,
+ * idle between steps), each with its own scratch. The same per-image work as a worker does,
+ * so the same bits.
  */
+#include <omp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -194,6 +200,63 @@ static ic_status load_or_replace(ic_dir_iterator *it, int64_t i, float *dst, int
                      it->scan.class_names[cls], (long long)(hi - lo));
 }
 
+/* Sample i of slot sl: decoded (or its replacement), augmented with tr through the scratch
+ * tmp, and its label. */
+static ic_status fill_sample(ic_dir_iterator *it, bslot *sl, int64_t i, const ic_transform *tr,
+                             float *tmp, int64_t *replaced)
+{
+    int64_t row = it->h * it->w * it->c;
+    float *dst = sl->x + i * row;
+    ic_status s = load_or_replace(it, sl->idx[i], it->has_gen ? tmp : dst, replaced);
+    if (!s && it->has_gen)
+        s = ic_augment_apply(&it->gen, tr, tmp, it->h, it->w, it->c, dst);
+    if (s)
+        return s;
+    int label = it->scan.labels[sl->idx[i]];
+    switch (it->o.class_mode) {
+    case IC_CLASS_CATEGORICAL:
+        memset(sl->y + i * it->ylen, 0, (size_t)it->ylen * sizeof(float));
+        sl->y[i * it->ylen + label] = 1.0f;
+        break;
+    case IC_CLASS_BINARY:
+    case IC_CLASS_SPARSE: sl->y[i] = (float)label; break;
+    case IC_CLASS_NONE: break;
+    }
+    return IC_OK;
+}
+
+/* Inline loading: the batch's images over the OpenMP threads, thread t using scratch ws[t].
+ * The error reported is the first failing image's (in batch order), with its message, as
+ * the serial loop would report it. */
+static ic_status fill_inline_parallel(ic_dir_iterator *it, bslot *sl, const ic_transform *tr,
+                                      int64_t cnt)
+{
+    int64_t replaced = 0, first_bad = cnt;
+    ic_status bad_status = IC_OK;
+    char bad_msg[1024] = "";
+#pragma omp parallel num_threads(it->nworkers) reduction(+ : replaced)
+    {
+        float *tmp = it->ws[omp_get_thread_num()].tmp;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t i = 0; i < cnt; i++) {
+            ic_status e = fill_sample(it, sl, i, &tr[i], tmp, &replaced);
+            if (e) {
+#pragma omp critical(ic__dir_iterator_error)
+                if (i < first_bad) {
+                    first_bad = i;
+                    bad_status = e;
+                    snprintf(bad_msg, sizeof bad_msg, "%s",
+                             *ic_errmsg() ? ic_errmsg() : ic_status_str(e));
+                }
+            }
+        }
+    }
+    sl->replaced += replaced;
+    if (bad_status)
+        return ic_seterr(bad_status, "%s", bad_msg);
+    return IC_OK;
+}
+
 static ic_status fill_batch(void *ctx, int64_t lb, int slot, int worker)
 {
     ic_dir_iterator *it = ctx;
@@ -210,28 +273,17 @@ static ic_status fill_batch(void *ctx, int64_t lb, int slot, int worker)
         for (int64_t i = 0; i < cnt; i++)
             ic_augment_random_transform(&it->gen, it->h, it->w, &r, &ws->tr[i]);
     }
-    int64_t row = it->h * it->w * it->c;
     sl->replaced = 0;
-    for (int64_t i = 0; i < cnt; i++) {
-        if (ic__loader_stopping(it->loader))
-            return ic_seterr(IC_ERR_CANCELLED, "iterator closed");
-        float *dst = sl->x + i * row;
-        s = load_or_replace(it, sl->idx[i], it->has_gen ? ws->tmp : dst, &sl->replaced);
-        if (!s && it->has_gen)
-            s = ic_augment_apply(&it->gen, &ws->tr[i], ws->tmp, it->h, it->w, it->c, dst);
-        if (s)
-            return s;
-        int label = it->scan.labels[sl->idx[i]];
-        switch (it->o.class_mode) {
-        case IC_CLASS_CATEGORICAL:
-            memset(sl->y + i * it->ylen, 0, (size_t)it->ylen * sizeof(float));
-            sl->y[i * it->ylen + label] = 1.0f;
-            break;
-        case IC_CLASS_BINARY:
-        case IC_CLASS_SPARSE: sl->y[i] = (float)label; break;
-        case IC_CLASS_NONE: break;
+    if (it->inline_load && cnt > 1 && it->nworkers > 1)
+        s = fill_inline_parallel(it, sl, ws->tr, cnt);
+    else
+        for (int64_t i = 0; i < cnt && !s; i++) {
+            if (ic__loader_stopping(it->loader))
+                return ic_seterr(IC_ERR_CANCELLED, "iterator closed");
+            s = fill_sample(it, sl, i, &ws->tr[i], ws->tmp, &sl->replaced);
         }
-    }
+    if (s)
+        return s;
     sl->tx.shape[0] = cnt;
     sl->ty.shape[0] = cnt;
     return IC_OK;
@@ -317,7 +369,7 @@ ic_status ic_flow_from_directory(ic_dir_iterator **out, const char *dir,
     it->perm_pass[0] = it->perm_pass[1] = -1;
 
     it->inline_load = o.threads == IC_FLOW_INLINE;
-    int threads = it->inline_load ? 1 : o.threads > 0 ? o.threads : ic_num_threads();
+    int threads = o.threads > 0 ? o.threads : ic_num_threads();
     int64_t row = it->h * it->w * it->c;
     int64_t slot_bytes = it->bs * (row + it->ylen) * (int64_t)sizeof(float);
     int64_t slots = o.prefetch;
@@ -331,7 +383,8 @@ ic_status ic_flow_from_directory(ic_dir_iterator **out, const char *dir,
     if (slots > 4096)
         slots = 4096;
     it->nslots = (int)slots;
-    it->nworkers = threads < it->nslots ? threads : it->nslots;
+    /* inline: one scratch per OpenMP thread (fill_inline_parallel) */
+    it->nworkers = it->inline_load ? threads : threads < it->nslots ? threads : it->nslots;
 
     it->fstate = ic__calloc((size_t)n, sizeof *it->fstate);
     it->perm[0] = ic__malloc((size_t)n * sizeof(int64_t));

@@ -598,6 +598,24 @@ static void test_bad_files(void)
     CHECKF(log_count("trunc.jpg") == 1 && g_log_lines == 1, "log: %s", g_log);
     ic_dir_iterator_free(it);
 
+    /* Inline loading replaces the same file by the same one, counts and logs it once. */
+    o.threads = IC_FLOW_INLINE;
+    OK(open_it(&it, "bad", NULL, &o));
+    log_reset();
+    src = ic_dir_iterator_source(it);
+    for (int pass = 0; pass < 2; pass++) {
+        const ic_tensor *x, *y;
+        OK(src.ops->next(src.self, &x, &y));
+        const float *xd = ic_tensor_cdata(x);
+        int want[5] = {1, 2, 1, 4, 5};
+        for (int i = 0; i < 5; i++)
+            CHECKF(id_of(xd + i * 192) == want[i], "inline: pass %d sample %d: id %d", pass, i,
+                   id_of(xd + i * 192));
+        CHECK(ic_dir_iterator_take_replaced(it) == 1);
+    }
+    CHECKF(log_count("trunc.jpg") == 1 && g_log_lines == 1, "inline log: %s", g_log);
+    ic_dir_iterator_free(it);
+
     /* A class none of whose files decodes: the batch fails, and so does every later one. */
     write_png("bad2/ok/a.png", 8, 8, 1, 1);
     write_bytes("bad2/worse/t.jpg", "\xff\xd8\xff\xe0", 4);
