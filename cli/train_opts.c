@@ -29,6 +29,7 @@ void tr_opts_init(tr_opts *o, tr_kind kind)
     o->batch = 20;
     o->seed = 1;
     o->precision = IC_PRECISION_FP32;
+    o->workers = -1; /* not given */
 }
 
 static int parse_pos(const char *cmd, const char *flag, const char *v, long min, long *out)
@@ -227,7 +228,7 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
                 return ic_cli_usage_error(cmd, "--seed needs a number >= 0, got '%s'", v);
             o->seed = s;
         } else if (!strcmp(a, "--workers")) {
-            if (parse_pos(cmd, a, v, 1, &o->workers))
+            if (parse_pos(cmd, a, v, 0, &o->workers))
                 return 2;
         } else if (!strcmp(a, "--save-best")) {
             if (!strcmp(v, "val_acc"))
@@ -420,7 +421,10 @@ void tr_help_training(FILE *fp, tr_kind kind)
             "  --validation-steps N    validation batches (default: one pass)\n"
             "  --batch-size N          (default 20)\n"
             "  --seed N                shuffling, augmentation, initialisation, dropout (default 1)\n"
-            "  --workers N             image loading threads (default: half of --threads)\n"
+            "  --workers N             image loading threads; 0: each batch is loaded\n"
+            "                          between steps by the step's own threads (the\n"
+            "                          default on the cpu backend, where workers would\n"
+            "                          take cores from the step; on cuda: half of --threads)\n"
             "  --optimizer NAME        rmsprop (default), adam or sgd (Keras's defaults)\n"
             "%s"
             "  --save-best METRIC      val_acc or val_loss: %s.h5 keeps the best epoch's model;\n"
