@@ -7,7 +7,8 @@
 # channels-last) forward + backward in PyTorch and through our cuda backend's table.
 # Then make bench's four workloads: PyTorch on the GPU (bench/torch_gpu.py) and bench_engine
 # on the cuda backend.
-# Everything goes to $OUT/gpu_check.log (OUT defaults to /tmp/out). Exit status: 0 when
+# With GPU_TRAIN_DATA=DIR and GPU_TRAIN_WEIGHTS=FILE, then scripts/gpu_train_check.sh (training
+# on the photos on cuda and cpu). Everything goes to $OUT/gpu_check.log (OUT defaults to /tmp/out). Exit status: 0 when
 # test_ops_cuda passed, 2 when no GPU is usable, 1 for any other failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -158,6 +159,11 @@ log "  ... fwd and finetune with IC_CUDA_TF32=1"
 for t in fwd finetune; do
     IC_CUDA_TF32=1 IC_BACKEND=cuda run 60 gpu/bin/bench_engine --tests "$t" --reps 2 --iters 3 | grep -E "RESULT|rror" || true
 done
+
+if [ -n "${GPU_TRAIN_DATA:-}" ] && [ -n "${GPU_TRAIN_WEIGHTS:-}" ]; then
+    log "training on the photos: scripts/gpu_train_check.sh (log: $OUT/gpu_train_check.log)"
+    OUT=$OUT bash scripts/gpu_train_check.sh "$GPU_TRAIN_DATA" "$GPU_TRAIN_WEIGHTS" || status=1
+fi
 
 log "done: $([ $status -eq 0 ] && echo PASS || echo FAIL) (log: $LOG)"
 exit $status
