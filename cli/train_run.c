@@ -76,13 +76,10 @@ int tr_data_open(const tr_opts *o, int64_t h, int64_t w, const char *const *clas
     f.seed = o->seed;
     f.classes = classes;
     f.n_classes = n_classes;
-    /* On a backend that computes on the CPU, worker threads would run on the cores the step
-     * is using and stall its parallel regions: loading between steps on the step's own
-     * threads is faster there (docs/performance.md). On the GPU, workers overlap. */
-    int on_cpu = strcmp(ic_backend_name(), "cuda") != 0;
-    f.threads = o->workers > 0 ? (int)o->workers
-                : o->workers == 0 || on_cpu ? IC_FLOW_INLINE
-                                            : 0;
+    /* Unset: the library's default, half the compute threads. 0: loaded between steps by
+     * the step's own threads, which measured slightly slower on 2 cores than one worker
+     * (docs/performance.md). */
+    f.threads = o->workers > 0 ? (int)o->workers : o->workers == 0 ? IC_FLOW_INLINE : 0;
     f.interpolation = o->interpolation;
     ic_status s = ic_flow_train_val(d, o->data_dir, gtrain, gval, &f);
     if (s)

@@ -158,9 +158,10 @@ typedef struct ic_flow_opts {
 } ic_flow_opts;
 ic_flow_opts ic_flow_opts_default(void);
 /* ic_flow_opts.threads: no worker threads; each next() decodes and augments its batch on
- * the calling thread. The batches are the same. Faster for training when the compute
- * threads already use every core: a worker thread then takes a core from them in the
- * middle of a step, which costs the step more than the loading itself. */
+ * the calling thread, spreading the batch's images over ic_num_threads() OpenMP threads. The
+ * batches are the same. For callers that want no threads of the iterator's own; training on
+ * 2 cores measured about as fast as with one worker thread, a little slower
+ * (docs/performance.md). */
 #define IC_FLOW_INLINE (-1)
 
 typedef struct ic_dir_iterator ic_dir_iterator;

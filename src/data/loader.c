@@ -8,11 +8,8 @@
  * depends only on its number, results are identical for any thread or slot count. The
  * consumer takes batches in order and releases each on its following call.
  *
- * With 0 threads the loader is inline: the consumer's own call fills the batch it asks for.
- * That is for a consumer whose compute threads already use every core (training on 2
- * cores): a worker thread there does not load for free, it takes a core away from the
- * compute threads in the middle of their parallel regions, where one late thread holds up
- * the others, and costs the step several times its own work (docs/performance.md).
+ * With 0 threads the loader is inline: the consumer's own call fills the batch it asks for
+ * (IC_FLOW_INLINE), for callers that want no threads of the loader's own.
  *
  * Errors: a worker that fails a batch stores the status and message in the slot and no
  * further batches are claimed; the consumer gets that error when it reaches the batch (all

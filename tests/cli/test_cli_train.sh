@@ -99,6 +99,15 @@ fi
 # ---- --resume at an epoch boundary == uninterrupted ----
 run u "$IMGCLASS" train data -o u.h5 "${S[@]}" --epochs 3
 expect_rc u 0
+# ---- the loader's threads change nothing: --workers 0 (inline) and 3 give the same run ----
+for w in 0 3; do
+    run w$w "$IMGCLASS" train data -o w$w.h5 "${S[@]}" --epochs 3 --workers $w
+    expect_rc w$w 0
+    cmp -s u.history.csv w$w.history.csv || fail "--workers $w: history differs from the default's"
+done
+run wneg "$IMGCLASS" train data -o wneg.h5 "${S[@]}" --workers -1
+expect_rc wneg 2
+expect_in wneg wneg.err "--workers needs a number >= 0, got '-1'"
 run r "$IMGCLASS" train data -o m.h5 "${S[@]}" --epochs 3 --resume
 expect_rc r 0
 expect_in r r.out '^Resuming from m.h5: 2 epochs done$'
