@@ -7,21 +7,25 @@
 
 #include <stdio.h>
 
-#include "imgclass/imgclass.h"
+#include "cli.h"
 
 /* Options as given. --augment starts from ic_image_data_generator_book() (rescale 1/255
  * included); every explicit option overrides its field, whatever the order on the line. */
 typedef struct ic_cli_aug {
     int augment;                 /* --augment seen */
-    unsigned given;              /* bit per explicit option (private) */
+    struct {
+        int rot, wshift, hshift, shear, zoom, fill, cval;
+    } given;                     /* which explicit options were seen (private) */
     ic_image_data_generator opt; /* the explicit values (private) */
 } ic_cli_aug;
 
+/* The number of entries ic_cli_aug_table writes (its IC_CLI_END included). */
+#define IC_CLI_AUG_OPTS 12
+
 void ic_cli_aug_init(ic_cli_aug *a);
-/* Handles argv[*i] if it is an augmentation option (advancing *i past its value).
- * Returns 1 if consumed, 0 if not an augmentation option, -1 after printing a one-line
- * usage error for cmd (exit with status 2). */
-int ic_cli_aug_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_aug *a);
+/* The options' table (cli.h) into t[IC_CLI_AUG_OPTS], writing into a; a table of a command
+ * includes it (IC_CLI_INCLUDE). */
+void ic_cli_aug_table(ic_cli_aug *a, ic_cli_opt *t);
 /* The generator: the book's set with --augment, else Keras's defaults (no augmentation,
  * no rescale), with the explicit options applied on top. */
 ic_image_data_generator ic_cli_aug_generator(const ic_cli_aug *a);

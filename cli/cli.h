@@ -34,10 +34,63 @@ int ic_cli_common_opt(const char *cmd, int argc, char **argv, int *i);
 /* Parses a finite number (the whole string); returns 0 on success. */
 int ic_cli_parse_num(const char *s, double *out);
 
-/* --precision fp32|bf16 (precision.c), for the commands that run a model: train, finetune,
- * evaluate, predict. Handles argv[*i] if it is --precision (advancing *i past its value):
- * returns 1 (taken), 0 (another option) or -1 (usage error printed: exit status 2). */
-int ic_cli_precision_opt(const char *cmd, int argc, char **argv, int *i, ic_precision *p);
+/* The options of a command as a table (options.c): what each option's value is and where it
+ * goes, so that the commands share one parser and its error messages. */
+typedef enum ic_cli_kind {
+    IC_CLI_END = 0, /* ends a table */
+    IC_CLI_SET,     /* no value: *(int *)dst = (int)lo */
+    IC_CLI_INT,     /* a number >= 0 in [lo, hi] (hi 0: no limit) into an int */
+    IC_CLI_LONG,    /* the same into a long */
+    IC_CLI_U64,     /* the same into an unsigned long long (the seeds) */
+    IC_CLI_NUM,     /* a finite number in [lo, hi] (hi 0: no limit) into a double */
+    IC_CLI_FLOAT,   /* the same into a float */
+    IC_CLI_STR,     /* the value as given (const char *): any, or one of choices */
+    IC_CLI_ENUM,    /* the value's index in choices, into an int (an enum) */
+    IC_CLI_PARSE,   /* parse(value, dst) returns 0 */
+    IC_CLI_INCLUDE  /* the options of another table (dst) */
+} ic_cli_kind;
+
+typedef struct ic_cli_opt {
+    const char *name; /* "--epochs" */
+    ic_cli_kind kind;
+    void *dst;
+    double lo, hi;
+    /* The usage error for a bad value: a format with %s for the value. */
+    const char *err;
+    /* When the value is missing: NULL: "unknown option or missing value: NAME"; "": err
+     * with 'nothing' for the value; else a format with %s for the name. */
+    const char *missing;
+    const char *const *choices;           /* NULL-terminated; "" is an index never chosen */
+    int (*parse)(const char *v, void *dst); /* IC_CLI_PARSE */
+    int *seen;                            /* set to 1 when the option is given */
+    const char *alias;                    /* "-o" for "--output" */
+    int only; /* 0: every command of the table takes it; else the one ic_cli_next names */
+} ic_cli_opt;
+
+/* The smallest positive double: lo for "a positive number". */
+#define IC_CLI_POSITIVE 4.9406564584124654e-324
+
+/* --precision fp32|bf16, for the commands that run a model (train, finetune, evaluate,
+ * predict): a table entry (precision.c holds its parser). */
+int ic_cli_parse_precision(const char *v, void *dst);
+#define IC_CLI_PRECISION(p)                                                                        \
+    {"--precision", IC_CLI_PARSE, .dst = (p), .parse = ic_cli_parse_precision,                   \
+     .err = "--precision must be fp32 or bf16, got '%s'",                                        \
+     .missing = "--precision needs fp32 or bf16"}
+
+/* The option of table t (and of the tables it includes) named a, or NULL. */
+const ic_cli_opt *ic_cli_opt_find(const ic_cli_opt *t, const char *a);
+/* Takes argv[*i] if it is an option of t (advancing *i past its value): returns 1, 0 (not
+ * one of t's) or -1 after the usage error. */
+int ic_cli_take(const char *cmd, const ic_cli_opt *t, int argc, char **argv, int *i);
+/* Steps through argv from *i + 1 (start with *i = 0): takes the options every command
+ * accepts (ic_cli_common_opt) and those of t, and stops at the next positional argument
+ * (returns 1, *i its index), at the end (0), at --help / -h (-1), at an option of t whose
+ * only is neither 0 nor only (3, *i its index: the caller says why), or after printing a
+ * usage error (2). Unknown options are usage errors; t's IC_CLI_END entry may give their
+ * message in err (a format with %s for the option). */
+int ic_cli_next(const char *cmd, const ic_cli_opt *t, int only, int argc, char **argv, int *i);
+
 /* Sets m's precision. bf16 where it is not native falls back to fp32 (the library's rule)
  * and the first such fallback in the process prints the one-line notice on stderr. */
 ic_status ic_cli_set_precision(ic_model *m, ic_precision p);
@@ -46,8 +99,7 @@ const char *ic_cli_precision_str(const ic_model *m, ic_precision asked);
 /* The option's help lines, its text starting at column col. */
 void ic_cli_precision_help(FILE *fp, int col);
 
-/* --pooling none|avg|max: the base's own `pooling` argument (Keras applications). Returns
- * 0, or a usage error printed (exit status 2). */
-int ic_cli_pooling_arg(const char *cmd, const char *v, ic_pooling *out);
+/* The names of ic_pooling's values, for IC_CLI_ENUM. */
+extern const char *const ic_cli_pooling_names[];
 
 #endif

@@ -36,64 +36,48 @@ static void help(void)
            "--fill-mode wrap\n");
 }
 
+/* --target-size HxW, each 1..4096, into long[2] */
+static int parse_size(const char *v, void *dst)
+{
+    long *s = dst;
+    char extra;
+    return sscanf(v, "%ldx%ld%c", &s[0], &s[1], &extra) != 2 || s[0] < 1 || s[1] < 1 ||
+           s[0] > 4096 || s[1] > 4096;
+}
+
 int ic_cli_augment_preview(int argc, char **argv)
 {
     const char *cmd = "augment-preview", *image = NULL, *output = NULL;
-    long count = 8, columns = 4, th = 150, tw = 150;
+    long count = 8, columns = 4, size[2] = {150, 150};
     unsigned long long seed = 1;
     ic_cli_aug aug;
     ic_cli_aug_init(&aug);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ic_cli_common_opt(cmd, argc, argv, &i);
-        if (r == 0)
-            r = ic_cli_aug_opt(cmd, argc, argv, &i, &aug);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return 0;
-        } else if (a[0] != '-' || !a[1]) {
-            if (image)
-                return ic_cli_usage_error(cmd, "one IMAGE only, got '%s' and '%s'", image, a);
-            image = a;
-        } else if (!v) {
-            return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            output = v, i++;
-        } else if (!strcmp(a, "--count")) {
-            if (ic_cli_parse_int(v, &count) || count < 1 || count > 1000)
-                return ic_cli_usage_error(cmd, "--count needs a number in 1..1000, got '%s'", v);
-            i++;
-        } else if (!strcmp(a, "--columns")) {
-            if (ic_cli_parse_int(v, &columns) || columns < 1 || columns > 1000)
-                return ic_cli_usage_error(cmd, "--columns needs a number in 1..1000, got '%s'", v);
-            i++;
-        } else if (!strcmp(a, "--seed")) {
-            char *end;
-            seed = strtoull(v, &end, 10);
-            if (!*v || *end || v[0] == '-' || seed > 0xffffffffull)
-                return ic_cli_usage_error(cmd,
-                                          "--seed must be between 0 and 4294967295 (as "
-                                          "numpy's), got '%s'",
-                                          v);
-            i++;
-        } else if (!strcmp(a, "--target-size")) {
-            char extra;
-            if (sscanf(v, "%ldx%ld%c", &th, &tw, &extra) != 2 || th < 1 || tw < 1 || th > 4096 ||
-                tw > 4096)
-                return ic_cli_usage_error(cmd,
-                                          "--target-size needs HxW like 150x150 (each "
-                                          "1..4096), got '%s'",
-                                          v);
-            i++;
-        } else {
-            return ic_cli_usage_error(cmd, "unknown option: %s", a);
-        }
+    ic_cli_opt augopts[IC_CLI_AUG_OPTS];
+    ic_cli_aug_table(&aug, augopts);
+    const ic_cli_opt opts[] = {
+        {"--output", IC_CLI_STR, .dst = &output, .alias = "-o"},
+        {"--count", IC_CLI_LONG, .dst = &count, .lo = 1, .hi = 1000,
+         .err = "--count needs a number in 1..1000, got '%s'"},
+        {"--columns", IC_CLI_LONG, .dst = &columns, .lo = 1, .hi = 1000,
+         .err = "--columns needs a number in 1..1000, got '%s'"},
+        {"--seed", IC_CLI_U64, .dst = &seed, .hi = 0xffffffff,
+         .err = "--seed must be between 0 and 4294967295 (as numpy's), got '%s'"},
+        {"--target-size", IC_CLI_PARSE, .dst = size, .parse = parse_size,
+         .err = "--target-size needs HxW like 150x150 (each 1..4096), got '%s'"},
+        {.kind = IC_CLI_INCLUDE, .dst = augopts},
+        {.kind = IC_CLI_END},
+    };
+    int r;
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+        if (image)
+            return ic_cli_usage_error(cmd, "one IMAGE only, got '%s' and '%s'", image, argv[i]);
+        image = argv[i];
     }
+    if (r < 0)
+        help();
+    if (r)
+        return r < 0 ? 0 : r;
+    long th = size[0], tw = size[1];
     if (!image)
         return ic_cli_usage_error(cmd, "give an IMAGE to augment");
     if (!output)

@@ -144,30 +144,26 @@ int ic_cli_evaluate(int argc, char **argv)
     ic_precision prec = IC_PRECISION_FP32;
     ic_cli_keras_opts ko;
     ic_cli_keras_opts_init(&ko);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = ic_cli_model_opt(cmd, argc, argv, &i, &ko, &prec);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--batch-size")) {
-            if (i + 1 >= argc || ic_cli_parse_int(argv[i + 1], &bs) || bs < 1)
-                return ic_cli_usage_error(cmd, "--batch-size needs a positive number");
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            return ic_cli_usage_error(cmd, "unknown option: %s", a);
-        } else if (npos < 2) {
-            pos[npos++] = a;
-        } else {
-            return ic_cli_usage_error(cmd, "unexpected argument '%s'", a);
-        }
+    ic_cli_opt keras[IC_CLI_KERAS_OPTS];
+    ic_cli_keras_table(&ko, keras);
+    const ic_cli_opt opts[] = {
+        {"--json", IC_CLI_SET, .dst = &json, .lo = 1},
+        {"--batch-size", IC_CLI_LONG, .dst = &bs, .lo = 1,
+         .err = "--batch-size needs a positive number", .missing = ""},
+        {.kind = IC_CLI_INCLUDE, .dst = keras},
+        IC_CLI_PRECISION(&prec),
+        {.err = "unknown option: %s"},
+    };
+    int r;
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+        if (npos == 2)
+            return ic_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        pos[npos++] = argv[i];
     }
+    if (r < 0)
+        help();
+    if (r)
+        return r < 0 ? 0 : r;
     if (ko.config && ko.weights && npos == 1) /* --config J --weights W DIR */
         pos[1] = pos[0], pos[0] = ko.weights, npos = 2;
     if (npos < 2)

@@ -149,9 +149,11 @@ static int take_keras_opts(int argc, char **argv, char **av, ic_cli_keras_opts *
 {
     int n = 0;
     ic_cli_keras_opts_init(ko);
+    ic_cli_opt t[IC_CLI_KERAS_OPTS];
+    ic_cli_keras_table(ko, t);
     av[n++] = argv[0];
     for (int i = 1; i < argc; i++) {
-        int r = ic_cli_keras_opt("finetune", argc, argv, &i, ko);
+        int r = ic_cli_take("finetune", t, argc, argv, &i);
         if (r < 0)
             return -1;
         if (!r)

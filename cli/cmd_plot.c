@@ -33,46 +33,28 @@ int ic_cli_plot(int argc, char **argv)
 {
     const char *cmd = "plot", *input = NULL, *output = NULL;
     ic_plot_opts o = ic_plot_opts_default();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ic_cli_common_opt(cmd, argc, argv, &i);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return 0;
-        } else if (!strcmp(a, "--smooth")) {
-            o.smooth = IC_PLOT_SMOOTH_ALWAYS;
-        } else if (!strcmp(a, "--no-smooth")) {
-            o.smooth = IC_PLOT_SMOOTH_NONE;
-        } else if (a[0] != '-' || !a[1]) {
-            if (input)
-                return ic_cli_usage_error(cmd, "give one history file (got '%s' and '%s')", input,
-                                          a);
-            input = a;
-        } else if (!v) {
-            return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            output = v, i++;
-        } else if (!strcmp(a, "--width") || !strcmp(a, "--height")) {
-            long n;
-            if (ic_cli_parse_int(v, &n) || n < 16 || n > 16384)
-                return ic_cli_usage_error(cmd, "%s needs a number of pixels 16..16384, got '%s'", a,
-                                          v);
-            if (a[2] == 'w')
-                o.width = (int)n;
-            else
-                o.height = (int)n;
-            i++;
-        } else if (!strcmp(a, "--title")) {
-            o.title = v, i++;
-        } else {
-            return ic_cli_usage_error(cmd, "unknown option: %s", a);
-        }
+    const ic_cli_opt opts[] = {
+        {"--smooth", IC_CLI_SET, .dst = &o.smooth, .lo = IC_PLOT_SMOOTH_ALWAYS},
+        {"--no-smooth", IC_CLI_SET, .dst = &o.smooth, .lo = IC_PLOT_SMOOTH_NONE},
+        {"--output", IC_CLI_STR, .dst = &output, .alias = "-o"},
+        {"--width", IC_CLI_INT, .dst = &o.width, .lo = 16, .hi = 16384,
+         .err = "--width needs a number of pixels 16..16384, got '%s'"},
+        {"--height", IC_CLI_INT, .dst = &o.height, .lo = 16, .hi = 16384,
+         .err = "--height needs a number of pixels 16..16384, got '%s'"},
+        {"--title", IC_CLI_STR, .dst = &o.title},
+        {.kind = IC_CLI_END},
+    };
+    int r;
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+        if (input)
+            return ic_cli_usage_error(cmd, "give one history file (got '%s' and '%s')", input,
+                                      argv[i]);
+        input = argv[i];
     }
+    if (r < 0)
+        help();
+    if (r)
+        return r < 0 ? 0 : r;
     if (!input)
         return ic_cli_usage_error(cmd, "give a history file (CSV or JSON)");
     if (!output)

@@ -115,35 +115,28 @@ int ic_cli_predict(int argc, char **argv)
         fprintf(stderr, "imgclass %s: out of memory\n", cmd);
         return 1;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int r = ic_cli_model_opt(cmd, argc, argv, &i, &ko, &prec);
-        if (r < 0) {
-            free(args);
-            return 2;
-        }
-        if (r > 0)
-            continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            free(args);
-            help();
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--batch-size")) {
-            if (i + 1 >= argc || ic_cli_parse_int(argv[i + 1], &bs) || bs < 1) {
-                free(args);
-                return ic_cli_usage_error(cmd, "--batch-size needs a positive number");
-            }
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            free(args);
-            return ic_cli_usage_error(cmd, "unknown option: %s", a);
-        } else if (!model && !ko.config) {
-            model = a;
-        } else {
+    ic_cli_opt keras[IC_CLI_KERAS_OPTS];
+    ic_cli_keras_table(&ko, keras);
+    const ic_cli_opt opts[] = {
+        {"--json", IC_CLI_SET, .dst = &json, .lo = 1},
+        {"--batch-size", IC_CLI_LONG, .dst = &bs, .lo = 1,
+         .err = "--batch-size needs a positive number", .missing = ""},
+        {.kind = IC_CLI_INCLUDE, .dst = keras},
+        IC_CLI_PRECISION(&prec),
+        {.err = "unknown option: %s"},
+    };
+    int r;
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+        if (!model && !ko.config)
+            model = argv[i];
+        else
             args[nargs++] = argv[i];
-        }
+    }
+    if (r) {
+        free(args);
+        if (r < 0)
+            help();
+        return r < 0 ? 0 : r;
     }
     if (ko.config && !ko.weights && nargs > 0) /* --config J WEIGHTS.h5 IMAGE... */
         model = args[0], memmove(args, args + 1, (size_t)--nargs * sizeof *args);

@@ -46,7 +46,7 @@ static void help(void)
            "      --validation 500 --test 500\n");
 }
 
-/* ---- main ---- */
+static const char *const g_by[] = {"prefix", "folder", NULL};
 
 static int parse_fractions(const char *s, double f[NSPLIT])
 {
@@ -75,57 +75,37 @@ int ic_cli_split(int argc, char **argv)
 {
     const char *src = NULL, *dst = NULL, *by = NULL, *fr = NULL;
     long counts[NSPLIT] = {0, 0, 0}, skip = 0;
-    int have_count = 0, do_link = 0, force = 0;
-    unsigned long seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ic_cli_common_opt(CMD, argc, argv, &i);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return 0;
-        } else if (!strcmp(a, "--link")) {
-            do_link = 1;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (a[0] != '-' || !a[1]) {
-            if (!src)
-                src = a;
-            else if (!dst)
-                dst = a;
-            else
-                return ic_cli_usage_error(CMD, "unexpected argument '%s'", a);
-        } else if (!v) {
-            return ic_cli_usage_error(CMD, "unknown option or missing value: %s", a);
-        } else if (!strcmp(a, "--by")) {
-            if (strcmp(v, "prefix") && strcmp(v, "folder"))
-                return ic_cli_usage_error(CMD, "--by must be prefix or folder, got '%s'", v);
-            by = v, i++;
-        } else if (!strcmp(a, "--train") || !strcmp(a, "--validation") || !strcmp(a, "--test")) {
-            int k = a[3] == 'r' ? 0 : a[3] == 'a' ? 1 : 2;
-            if (ic_cli_parse_int(v, &counts[k]))
-                return ic_cli_usage_error(CMD, "%s needs a number >= 0, got '%s'", a, v);
-            have_count = 1, i++;
-        } else if (!strcmp(a, "--skip")) {
-            if (ic_cli_parse_int(v, &skip))
-                return ic_cli_usage_error(CMD, "--skip needs a number >= 0, got '%s'", v);
-            i++;
-        } else if (!strcmp(a, "--fractions")) {
-            fr = v, i++;
-        } else if (!strcmp(a, "--seed")) {
-            long sv;
-            if (ic_cli_parse_int(v, &sv) || (unsigned long)sv > 0xffffffffUL)
-                return ic_cli_usage_error(CMD, "--seed needs a number in 0..4294967295, got '%s'",
-                                          v);
-            seed = (unsigned long)sv, i++;
-        } else {
-            return ic_cli_usage_error(CMD, "unknown option: %s", a);
-        }
+    int have_count = 0, do_link = 0, force = 0, r;
+    unsigned long long seed = 0;
+    const ic_cli_opt opts[] = {
+        {"--link", IC_CLI_SET, .dst = &do_link, .lo = 1},
+        {"--force", IC_CLI_SET, .dst = &force, .lo = 1},
+        {"--by", IC_CLI_STR, .dst = &by, .choices = g_by,
+         .err = "--by must be prefix or folder, got '%s'"},
+        {"--train", IC_CLI_LONG, .dst = &counts[0], .seen = &have_count,
+         .err = "--train needs a number >= 0, got '%s'"},
+        {"--validation", IC_CLI_LONG, .dst = &counts[1], .seen = &have_count,
+         .err = "--validation needs a number >= 0, got '%s'"},
+        {"--test", IC_CLI_LONG, .dst = &counts[2], .seen = &have_count,
+         .err = "--test needs a number >= 0, got '%s'"},
+        {"--skip", IC_CLI_LONG, .dst = &skip, .err = "--skip needs a number >= 0, got '%s'"},
+        {"--fractions", IC_CLI_STR, .dst = &fr},
+        {"--seed", IC_CLI_U64, .dst = &seed, .hi = 0xffffffff,
+         .err = "--seed needs a number in 0..4294967295, got '%s'"},
+        {.kind = IC_CLI_END},
+    };
+    for (int i = 0; (r = ic_cli_next(CMD, opts, 0, argc, argv, &i)) == 1;) {
+        if (!src)
+            src = argv[i];
+        else if (!dst)
+            dst = argv[i];
+        else
+            return ic_cli_usage_error(CMD, "unexpected argument '%s'", argv[i]);
     }
+    if (r < 0)
+        help();
+    if (r)
+        return r < 0 ? 0 : r;
     if (!src || !dst)
         return ic_cli_usage_error(CMD, "needs SRC and DST folders");
     if (have_count == !!fr)
@@ -154,24 +134,25 @@ int ic_cli_split(int argc, char **argv)
     o.skip = skip;
     o.link = do_link;
     o.force = force;
-    ic_split_report r;
-    ic_status s = ic_dataset_split(src, dst, &o, &r);
+    ic_split_report rep;
+    ic_status s = ic_dataset_split(src, dst, &o, &rep);
     if (s)
         return ic_cli_fail(CMD, s);
     for (int k = 0; k < NSPLIT; k++) {
-        if (!r.active[k])
+        if (!rep.active[k])
             continue;
         int64_t tot = 0;
         printf("%-11s", ic_split_name(k));
-        for (int c = 0; c < r.n_classes; c++) {
-            tot += r.classes[c].count[k];
-            printf("%s %s %lld", c ? "," : "", r.classes[c].name, (long long)r.classes[c].count[k]);
+        for (int c = 0; c < rep.n_classes; c++) {
+            tot += rep.classes[c].count[k];
+            printf("%s %s %lld", c ? "," : "", rep.classes[c].name,
+                   (long long)rep.classes[c].count[k]);
         }
         printf("  (%lld files)\n", (long long)tot);
     }
-    printf("%s %lld files from %s into %s (%d classes, by %s)\n", r.linked ? "linked" : "copied",
-           (long long)r.written, src, dst, r.n_classes,
-           r.by == IC_SPLIT_BY_FOLDER ? "folder" : "prefix");
-    ic_split_report_free(&r);
+    printf("%s %lld files from %s into %s (%d classes, by %s)\n", rep.linked ? "linked" : "copied",
+           (long long)rep.written, src, dst, rep.n_classes,
+           rep.by == IC_SPLIT_BY_FOLDER ? "folder" : "prefix");
+    ic_split_report_free(&rep);
     return 0;
 }

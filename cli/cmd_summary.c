@@ -61,6 +61,13 @@ static int known_model(const char *name)
     return 0;
 }
 
+/* --input HxWxC into int64_t[3] */
+static int parse_shape(const char *v, void *dst)
+{
+    int64_t *s = dst;
+    return ic_cli_parse_shape(v, &s[0], &s[1], &s[2]);
+}
+
 static ic_status build_named(const char *name, float alpha, const ic_app_opts *o, int64_t h,
                              int64_t w, int64_t c, int classes, ic_model **m)
 {
@@ -120,71 +127,41 @@ int ic_cli_summary(int argc, char **argv)
     const char *cmd = "summary", *model = NULL, *base = NULL, *unfreeze = NULL;
     const char *file = NULL, *weights = NULL, *config = NULL;
     long head = 256, classes = 2, line = 0;
-    int freeze = 0;
-    float alpha = 0;
-    int64_t h = 150, w = 150, c = 3;
+    int freeze = 0, r;
+    double alpha = 0;
+    int64_t shape[3] = {150, 150, 3};
     ic_app_opts o = ic_app_opts_default();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ic_cli_common_opt(cmd, argc, argv, &i);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            help();
-            return 0;
-        } else if (!strcmp(a, "--include-top")) {
-            o.include_top = 1;
-        } else if (!strcmp(a, "--freeze-base")) {
-            freeze = 1;
-        } else if (a[0] != '-' && !file) {
-            file = a;
-        } else if (a[0] != '-') {
-            return ic_cli_usage_error(cmd, "unexpected argument '%s'", a);
-        } else if (!v) {
-            return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
-        } else if (!strcmp(a, "--weights")) {
-            weights = v, i++;
-        } else if (!strcmp(a, "--config")) {
-            config = v, i++;
-        } else if (!strcmp(a, "--alpha")) {
-            char *end;
-            alpha = strtof(v, &end);
-            if (*end || !(alpha > 0))
-                return ic_cli_usage_error(cmd, "--alpha needs a positive number, got '%s'", v);
-            i++;
-        } else if (!strcmp(a, "--model")) {
-            model = v, i++;
-        } else if (!strcmp(a, "--base")) {
-            base = v, i++;
-        } else if (!strcmp(a, "--unfreeze-from")) {
-            unfreeze = v, i++;
-        } else if (!strcmp(a, "--head")) {
-            if (ic_cli_parse_int(v, &head) || head < 0)
-                return ic_cli_usage_error(cmd, "--head needs a number >= 0, got '%s'", v);
-            i++;
-        } else if (!strcmp(a, "--classes")) {
-            if (ic_cli_parse_int(v, &classes) || classes < 2)
-                return ic_cli_usage_error(cmd, "--classes needs a number >= 2, got '%s'", v);
-            i++;
-        } else if (!strcmp(a, "--line-length")) {
-            if (ic_cli_parse_int(v, &line) || line < 20)
-                return ic_cli_usage_error(cmd, "--line-length needs a number >= 20, got '%s'", v);
-            i++;
-        } else if (!strcmp(a, "--input")) {
-            if (ic_cli_parse_shape(v, &h, &w, &c))
-                return ic_cli_usage_error(cmd, "--input needs HxWxC like 150x150x3, got '%s'", v);
-            i++;
-        } else if (!strcmp(a, "--pooling")) {
-            if (ic_cli_pooling_arg(cmd, v, &o.pooling))
-                return 2;
-            i++;
-        } else {
-            return ic_cli_usage_error(cmd, "unknown option: %s", a);
-        }
+    const ic_cli_opt opts[] = {
+        {"--include-top", IC_CLI_SET, .dst = &o.include_top, .lo = 1},
+        {"--freeze-base", IC_CLI_SET, .dst = &freeze, .lo = 1},
+        {"--weights", IC_CLI_STR, .dst = &weights},
+        {"--config", IC_CLI_STR, .dst = &config},
+        {"--alpha", IC_CLI_NUM, .dst = &alpha, .lo = IC_CLI_POSITIVE,
+         .err = "--alpha needs a positive number, got '%s'"},
+        {"--model", IC_CLI_STR, .dst = &model},
+        {"--base", IC_CLI_STR, .dst = &base},
+        {"--unfreeze-from", IC_CLI_STR, .dst = &unfreeze},
+        {"--head", IC_CLI_LONG, .dst = &head, .err = "--head needs a number >= 0, got '%s'"},
+        {"--classes", IC_CLI_LONG, .dst = &classes, .lo = 2,
+         .err = "--classes needs a number >= 2, got '%s'"},
+        {"--line-length", IC_CLI_LONG, .dst = &line, .lo = 20,
+         .err = "--line-length needs a number >= 20, got '%s'"},
+        {"--input", IC_CLI_PARSE, .dst = shape, .parse = parse_shape,
+         .err = "--input needs HxWxC like 150x150x3, got '%s'"},
+        {"--pooling", IC_CLI_ENUM, .dst = &o.pooling, .choices = ic_cli_pooling_names,
+         .err = "--pooling must be none, avg or max, got '%s'"},
+        {.kind = IC_CLI_END},
+    };
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+        if (file)
+            return ic_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+        file = argv[i];
     }
+    if (r < 0)
+        help();
+    if (r)
+        return r < 0 ? 0 : r;
+    int64_t h = shape[0], w = shape[1], c = shape[2];
     if (config) {
         if (model || base || alpha > 0 || (file && weights) || (!file && !weights))
             return ic_cli_usage_error(cmd, "--config MODEL.json needs a weights file (--weights "
@@ -212,7 +189,7 @@ int ic_cli_summary(int argc, char **argv)
     if (alpha > 0 && strcmp(name, "mobilenet_v2"))
         return ic_cli_usage_error(cmd, "--alpha applies to mobilenet_v2 only");
     ic_model *m = NULL;
-    ic_status s = build_named(name, alpha, &o, h, w, c, (int)classes, &m);
+    ic_status s = build_named(name, (float)alpha, &o, h, w, c, (int)classes, &m);
     if (s)
         return ic_cli_fail(cmd, s);
     ic_model *basem = m;

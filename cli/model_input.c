@@ -23,8 +23,9 @@ void ic_cli_keras_opts_init(ic_cli_keras_opts *ko)
     memset(ko, 0, sizeof *ko);
 }
 
-int ic_cli_parse_rescale(const char *s, double *out)
+int ic_cli_parse_rescale(const char *s, void *dst)
 {
+    double *out = dst;
     if (!strcmp(s, "none")) {
         *out = 0;
         return 0;
@@ -45,52 +46,26 @@ int ic_cli_parse_rescale(const char *s, double *out)
     return 0;
 }
 
-int ic_cli_keras_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko)
+static int parse_preprocess(const char *v, void *dst)
 {
-    const char *a = argv[*i];
-    static const char *const names[] = {"--config", "--weights", "--classes", "--rescale",
-                                        "--preprocess"};
-    int k = 0;
-    while (k < 5 && strcmp(a, names[k]))
-        k++;
-    if (k == 5)
-        return 0;
-    if (*i + 1 >= argc) {
-        ic_cli_usage_error(cmd, "%s needs a value", a);
-        return -1;
-    }
-    const char *v = argv[++*i];
-    switch (k) {
-    case 0: ko->config = v; break;
-    case 1: ko->weights = v; break;
-    case 2: ko->classes = v; break;
-    case 3:
-        if (ic_cli_rescale_arg(cmd, v, &ko->rescale))
-            return -1;
-        ko->rescale_given = 1;
-        break;
-    default:
-        if (ic_cli_preprocess_arg(cmd, v, &ko->preprocess))
-            return -1;
-        ko->preprocess_given = 1;
-    }
-    return 1;
+    return ic_preprocess_parse(v, dst) != IC_OK;
 }
 
-int ic_cli_rescale_arg(const char *cmd, const char *v, double *out)
+void ic_cli_keras_table(ic_cli_keras_opts *ko, ic_cli_opt *t)
 {
-    if (!ic_cli_parse_rescale(v, out))
-        return 0;
-    ic_cli_usage_error(cmd, "--rescale needs a factor like 1/255 or 0.5, or none, got '%s'", v);
-    return -1;
-}
-
-int ic_cli_preprocess_arg(const char *cmd, const char *v, ic_preprocess *out)
-{
-    if (ic_preprocess_parse(v, out) == IC_OK)
-        return 0;
-    ic_cli_usage_error(cmd, "--preprocess must be none, caffe, tf or torch, got '%s'", v);
-    return -1;
+    const ic_cli_opt opts[IC_CLI_KERAS_OPTS] = {
+        {"--config", IC_CLI_STR, .dst = &ko->config, .missing = "%s needs a value"},
+        {"--weights", IC_CLI_STR, .dst = &ko->weights, .missing = "%s needs a value"},
+        {"--classes", IC_CLI_STR, .dst = &ko->classes, .missing = "%s needs a value"},
+        {"--rescale", IC_CLI_PARSE, .dst = &ko->rescale, .parse = ic_cli_parse_rescale,
+         .seen = &ko->rescale_given, .missing = "%s needs a value",
+         .err = "--rescale needs a factor like 1/255 or 0.5, or none, got '%s'"},
+        {"--preprocess", IC_CLI_PARSE, .dst = &ko->preprocess, .parse = parse_preprocess,
+         .seen = &ko->preprocess_given, .missing = "%s needs a value",
+         .err = "--preprocess must be none, caffe, tf or torch, got '%s'"},
+        {.kind = IC_CLI_END},
+    };
+    memcpy(t, opts, sizeof opts);
 }
 
 void ic_cli_keras_help(FILE *fp)
@@ -166,17 +141,6 @@ int ic_cli_model_open_prec(const char *cmd, const char *path, const ic_cli_keras
         return 1;
     ic_status s = ic_cli_set_precision(out->model, p);
     return s ? ic_cli_fail(cmd, s) : 0;
-}
-
-int ic_cli_model_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko,
-                     ic_precision *p)
-{
-    int r = ic_cli_common_opt(cmd, argc, argv, i);
-    if (!r)
-        r = ic_cli_keras_opt(cmd, argc, argv, i, ko);
-    if (!r)
-        r = ic_cli_precision_opt(cmd, argc, argv, i, p);
-    return r;
 }
 
 void ic_cli_json_str(FILE *fp, const char *s)

@@ -35,17 +35,16 @@ typedef struct ic_cli_keras_opts {
     int preprocess_given;
 } ic_cli_keras_opts;
 void ic_cli_keras_opts_init(ic_cli_keras_opts *ko);
-/* Parses argv[*i] if it is one of those options (advancing *i past its value). Returns 1
- * (taken), 0 (not one of them) or -1 (usage error printed: exit status 2). */
-int ic_cli_keras_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko);
+/* The number of entries ic_cli_keras_table writes (its IC_CLI_END included). */
+#define IC_CLI_KERAS_OPTS 6
+/* Those options' table (cli.h) into t[IC_CLI_KERAS_OPTS], writing into ko; a command's
+ * table includes it (IC_CLI_INCLUDE). */
+void ic_cli_keras_table(ic_cli_keras_opts *ko, ic_cli_opt *t);
 /* Help lines for those options. */
 void ic_cli_keras_help(FILE *fp);
-/* Parses "1/255", "0.5" or "none" (0). Returns 0 or -1. */
-int ic_cli_parse_rescale(const char *s, double *out);
-/* The values of --rescale and --preprocess, for these options and train's: 0, or -1 after
- * the one-line usage error for cmd. */
-int ic_cli_rescale_arg(const char *cmd, const char *v, double *out);
-int ic_cli_preprocess_arg(const char *cmd, const char *v, ic_preprocess *out);
+/* Parses "1/255", "0.5" or "none" (0) into a double (an IC_CLI_PARSE parser). Returns 0 or
+ * -1. */
+int ic_cli_parse_rescale(const char *s, void *dst);
 /* Loads an imgclass model file with its meta, or a Keras model: a Keras full-model file, or
  * ko->config + a weights file (ko->weights, else path); ko may be NULL. class_dir (may be
  * NULL): the folder whose sorted class folders name a Keras model's classes (evaluate).
@@ -57,11 +56,6 @@ int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_o
 /* ic_cli_model_open_ex, then the precision the model runs in (ic_cli_set_precision). */
 int ic_cli_model_open_prec(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
                            const char *class_dir, ic_precision p, ic_cli_model *out);
-/* The options of the commands that run a saved model (evaluate, predict): the common ones,
- * the Keras-file ones and --precision. Returns 1 (argv[*i] taken, *i advanced past its
- * value), 0 (another option) or -1 (usage error printed: exit status 2). */
-int ic_cli_model_opt(const char *cmd, int argc, char **argv, int *i, ic_cli_keras_opts *ko,
-                     ic_precision *p);
 
 /* Closes what ic_cli_model_open_ex opened (also after it failed). */
 void ic_cli_model_close(ic_cli_model *cm);

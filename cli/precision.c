@@ -1,25 +1,14 @@
 /* precision.c - --precision fp32|bf16 for the commands that run a model (train, finetune,
- * evaluate, predict): the option, its help lines, and setting it on a model with the
+ * evaluate, predict): the option's value, its help lines, and setting it on a model with the
  * one-line notice when bf16 is not native here. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 
-int ic_cli_precision_opt(const char *cmd, int argc, char **argv, int *i, ic_precision *p)
+int ic_cli_parse_precision(const char *v, void *dst)
 {
-    if (strcmp(argv[*i], "--precision"))
-        return 0;
-    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
-    if (!v || ic_precision_parse(v, p) != IC_OK) {
-        if (v)
-            ic_cli_usage_error(cmd, "--precision must be fp32 or bf16, got '%s'", v);
-        else
-            ic_cli_usage_error(cmd, "--precision needs fp32 or bf16");
-        return -1;
-    }
-    *i += 1;
-    return 1;
+    return ic_precision_parse(v, dst) != IC_OK;
 }
 
 ic_status ic_cli_set_precision(ic_model *m, ic_precision p)

@@ -1,6 +1,5 @@
 /* train_opts.c - the options `imgclass train` and `imgclass finetune` share: parsing,
  * checks, and what they turn into (the augmenting generator, the compile options). */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,18 +31,9 @@ void tr_opts_init(tr_opts *o, tr_kind kind)
     o->workers = -1; /* not given */
 }
 
-static int parse_pos(const char *cmd, const char *flag, const char *v, long min, long *out)
-{
-    if (ic_cli_parse_int(v, out) || *out < min)
-        return ic_cli_usage_error(cmd, "%s needs a number >= %ld, got '%s'", flag, min, v);
-    return 0;
-}
-
 /* Train-only and finetune-only flags: a one-line error when given to the other. */
-static int only_for(const tr_opts *o, tr_kind k, const char *flag)
+static int only_for(const tr_opts *o, const char *flag)
 {
-    if (o->kind == k)
-        return 0;
     if (o->kind == TR_FINETUNE)
         return ic_cli_usage_error(o->cmd,
                                   "%s is a train option (finetune takes the model, its "
@@ -52,199 +42,114 @@ static int only_for(const tr_opts *o, tr_kind k, const char *flag)
     return ic_cli_usage_error(o->cmd, "%s is a finetune option", flag);
 }
 
+/* --preprocess: auto (the default, said explicitly) or a mode, into a tr_opts. */
+static int parse_preprocess(const char *v, void *dst)
+{
+    tr_opts *o = dst;
+    o->preprocess_given = strcmp(v, "auto") != 0;
+    if (!o->preprocess_given) {
+        o->preprocess = IC_PREPROCESS_NONE;
+        return 0;
+    }
+    return ic_preprocess_parse(v, &o->preprocess) != IC_OK;
+}
+
+/* --target-size HxW (or HxWx3), into a tr_opts. */
+static int parse_size(const char *v, void *dst)
+{
+    tr_opts *o = dst;
+    int64_t c;
+    return ic_cli_parse_shape(v, &o->th, &o->tw, &c) || c != 3;
+}
+
+static int parse_optimizer(const char *v, void *dst)
+{
+    return ic_optimizer_parse(v, dst) != IC_OK;
+}
+
+static const char *const g_bases[] = {"vgg16", "vgg19", "mobilenet_v2", "resnet50", NULL};
+static const char *const g_smallcnn[] = {"smallcnn", NULL};
+static const char *const g_interpolations[] = {"nearest", "bilinear", NULL};
+static const char *const g_best[] = {"", "val_acc", "val_loss", NULL};
+
 int tr_parse(tr_opts *o, int argc, char **argv, int start)
 {
-    const char *cmd = o->cmd;
-    int npos = 0;
-    for (int i = start; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = ic_cli_common_opt(cmd, argc, argv, &i);
-        if (!r)
-            r = ic_cli_aug_opt(cmd, argc, argv, &i, &o->aug);
-        if (!r)
-            r = ic_cli_precision_opt(cmd, argc, argv, &i, &o->precision);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
-            return -1;
-        if (a[0] != '-' || !strcmp(a, "-")) {
-            if (o->kind == TR_FINETUNE && npos == 0)
-                o->model_in = a;
-            else if ((o->kind == TR_FINETUNE && npos == 1) || (o->kind == TR_TRAIN && npos == 0))
-                o->data_dir = a;
-            else
-                return ic_cli_usage_error(cmd, "unexpected argument '%s'", a);
-            npos++;
-            continue;
-        }
-        /* flags without a value */
-        if (!strcmp(a, "--resume")) {
-            o->resume = 1;
-            continue;
-        }
-        if (!strcmp(a, "--freeze-base") || !strcmp(a, "--no-freeze-base")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            o->freeze = !strcmp(a, "--freeze-base");
-            continue;
-        }
-        if (!strcmp(a, "--freeze-bn") || !strcmp(a, "--train-bn")) {
-            if (only_for(o, TR_FINETUNE, a))
-                return 2;
-            o->freeze_bn = !strcmp(a, "--freeze-bn");
-            continue;
-        }
-        if (!strcmp(a, "--cache-features")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            o->cache_features = 1;
-            continue;
-        }
-        if (!v)
-            return ic_cli_usage_error(cmd, "unknown option or missing value: %s", a);
-        i++;
-        double x;
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            o->out = v;
-        } else if (!strcmp(a, "--model")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            if (strcmp(v, "smallcnn"))
-                return ic_cli_usage_error(cmd,
-                                          "unknown --model '%s' (expected smallcnn; for a "
-                                          "pretrained base use --base vgg16|vgg19|"
-                                          "mobilenet_v2|resnet50)",
-                                          v);
-            o->model = v;
-        } else if (!strcmp(a, "--base")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            if (strcmp(v, "vgg16") && strcmp(v, "vgg19") && strcmp(v, "mobilenet_v2") &&
-                strcmp(v, "resnet50"))
-                return ic_cli_usage_error(
-                    cmd, "unknown base '%s' (expected vgg16, vgg19, mobilenet_v2 or resnet50)", v);
-            o->base = v;
-        } else if (!strcmp(a, "--alpha")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            if (ic_cli_parse_num(v, &x) || x <= 0)
-                return ic_cli_usage_error(cmd,
-                                          "--alpha needs a positive number (0.35, 0.5, "
-                                          "0.75, 1.0, 1.3, 1.4), got '%s'",
-                                          v);
-            o->alpha = x;
-        } else if (!strcmp(a, "--weights")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            o->weights = v;
-        } else if (!strcmp(a, "--head")) {
-            if (only_for(o, TR_TRAIN, a) || parse_pos(cmd, a, v, 0, &o->head))
-                return 2;
-        } else if (!strcmp(a, "--pooling")) {
-            if (only_for(o, TR_TRAIN, a) || ic_cli_pooling_arg(cmd, v, &o->pooling))
-                return 2;
-        } else if (!strcmp(a, "--dropout")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            if (ic_cli_parse_num(v, &x) || x < 0 || x >= 1)
-                return ic_cli_usage_error(cmd, "--dropout needs a rate in [0, 1), got '%s'", v);
-            o->dropout = x;
-        } else if (!strcmp(a, "--target-size")) {
-            int64_t c;
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            if (ic_cli_parse_shape(v, &o->th, &o->tw, &c) || c != 3)
-                return ic_cli_usage_error(cmd, "--target-size needs HxW like 150x150, got '%s'", v);
-            o->size_given = 1;
-        } else if (!strcmp(a, "--interpolation")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            if (v && !strcmp(v, "nearest"))
-                o->interpolation = IC_INTERP_NEAREST;
-            else if (v && !strcmp(v, "bilinear"))
-                o->interpolation = IC_INTERP_BILINEAR;
-            else
-                return ic_cli_usage_error(cmd, "--interpolation must be nearest or bilinear, "
-                                               "got '%s'",
-                                          v ? v : "nothing");
-        } else if (!strcmp(a, "--preprocess")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            if (!strcmp(v, "auto")) { /* the default, said explicitly */
-                o->preprocess = IC_PREPROCESS_NONE;
-                o->preprocess_given = 0;
-            } else if (ic_preprocess_parse(v, &o->preprocess) != IC_OK) {
-                return ic_cli_usage_error(cmd, "--preprocess must be auto, none, caffe, tf or "
-                                               "torch, got '%s'",
-                                          v);
-            } else {
-                o->preprocess_given = 1;
-            }
-        } else if (!strcmp(a, "--rescale")) {
-            if (only_for(o, TR_TRAIN, a))
-                return 2;
-            if (ic_cli_rescale_arg(cmd, v, &o->rescale))
-                return 2;
-            o->rescale_given = 1;
-        } else if (!strcmp(a, "--unfreeze-from")) {
-            if (only_for(o, TR_FINETUNE, a))
-                return 2;
-            o->unfreeze_from = v;
-        } else if (!strcmp(a, "--base-layer")) {
-            if (only_for(o, TR_FINETUNE, a))
-                return 2;
-            o->base_layer = v;
-        } else if (!strcmp(a, "--optimizer")) {
-            if (ic_optimizer_parse(v, &o->opt) != IC_OK)
-                return ic_cli_usage_error(cmd, "--optimizer must be rmsprop, adam or sgd, got '%s'",
-                                          v);
-        } else if (!strcmp(a, "--lr")) {
-            if (ic_cli_parse_num(v, &x) || x <= 0)
-                return ic_cli_usage_error(cmd, "--lr needs a positive number like 2e-5, got '%s'",
-                                          v);
-            o->lr = x;
-        } else if (!strcmp(a, "--epochs")) {
-            if (parse_pos(cmd, a, v, 1, &o->epochs))
-                return 2;
-            if (o->epochs > 1000000)
-                return ic_cli_usage_error(cmd, "--epochs %ld is too large", o->epochs);
-        } else if (!strcmp(a, "--steps-per-epoch")) {
-            if (parse_pos(cmd, a, v, 1, &o->steps))
-                return 2;
-        } else if (!strcmp(a, "--validation-steps")) {
-            if (parse_pos(cmd, a, v, 1, &o->vsteps))
-                return 2;
-        } else if (!strcmp(a, "--batch-size")) {
-            if (parse_pos(cmd, a, v, 1, &o->batch))
-                return 2;
-        } else if (!strcmp(a, "--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (!*v || *end || *v == '-' || errno)
-                return ic_cli_usage_error(cmd, "--seed needs a number >= 0, got '%s'", v);
-            o->seed = s;
-        } else if (!strcmp(a, "--workers")) {
-            if (parse_pos(cmd, a, v, 0, &o->workers))
-                return 2;
-        } else if (!strcmp(a, "--save-best")) {
-            if (!strcmp(v, "val_acc"))
-                o->save_best = TR_BEST_VAL_ACC;
-            else if (!strcmp(v, "val_loss"))
-                o->save_best = TR_BEST_VAL_LOSS;
-            else
-                return ic_cli_usage_error(cmd, "--save-best must be val_acc or val_loss, got '%s'",
-                                          v);
-        } else if (!strcmp(a, "--early-stopping")) {
-            if (parse_pos(cmd, a, v, 1, &o->patience))
-                return 2;
-        } else {
-            return ic_cli_usage_error(cmd, "unknown option: %s", a);
-        }
+    enum { T = TR_TRAIN + 1, F = TR_FINETUNE + 1 }; /* only train, only finetune */
+    ic_cli_opt aug[IC_CLI_AUG_OPTS];
+    ic_cli_aug_table(&o->aug, aug);
+    const ic_cli_opt opts[] = {
+        {"--resume", IC_CLI_SET, .dst = &o->resume, .lo = 1},
+        {"--freeze-base", IC_CLI_SET, .dst = &o->freeze, .lo = 1, .only = T},
+        {"--no-freeze-base", IC_CLI_SET, .dst = &o->freeze, .lo = 0, .only = T},
+        {"--freeze-bn", IC_CLI_SET, .dst = &o->freeze_bn, .lo = 1, .only = F},
+        {"--train-bn", IC_CLI_SET, .dst = &o->freeze_bn, .lo = 0, .only = F},
+        {"--cache-features", IC_CLI_SET, .dst = &o->cache_features, .lo = 1, .only = T},
+        {"--output", IC_CLI_STR, .dst = &o->out, .alias = "-o"},
+        {"--model", IC_CLI_STR, .dst = &o->model, .choices = g_smallcnn, .only = T,
+         .err = "unknown --model '%s' (expected smallcnn; for a pretrained base use --base "
+                "vgg16|vgg19|mobilenet_v2|resnet50)"},
+        {"--base", IC_CLI_STR, .dst = &o->base, .choices = g_bases, .only = T,
+         .err = "unknown base '%s' (expected vgg16, vgg19, mobilenet_v2 or resnet50)"},
+        {"--alpha", IC_CLI_NUM, .dst = &o->alpha, .lo = IC_CLI_POSITIVE, .only = T,
+         .err = "--alpha needs a positive number (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), got '%s'"},
+        {"--weights", IC_CLI_STR, .dst = &o->weights, .only = T},
+        {"--head", IC_CLI_LONG, .dst = &o->head, .only = T,
+         .err = "--head needs a number >= 0, got '%s'"},
+        {"--pooling", IC_CLI_ENUM, .dst = &o->pooling, .choices = ic_cli_pooling_names, .only = T,
+         .err = "--pooling must be none, avg or max, got '%s'"},
+        /* the largest double below 1: the rate is < 1 */
+        {"--dropout", IC_CLI_NUM, .dst = &o->dropout, .hi = 0x1.fffffffffffffp-1, .only = T,
+         .err = "--dropout needs a rate in [0, 1), got '%s'"},
+        {"--target-size", IC_CLI_PARSE, .dst = o, .parse = parse_size, .seen = &o->size_given,
+         .only = T, .err = "--target-size needs HxW like 150x150, got '%s'"},
+        {"--interpolation", IC_CLI_ENUM, .dst = &o->interpolation, .choices = g_interpolations,
+         .only = T, .err = "--interpolation must be nearest or bilinear, got '%s'"},
+        {"--preprocess", IC_CLI_PARSE, .dst = o, .parse = parse_preprocess, .only = T,
+         .err = "--preprocess must be auto, none, caffe, tf or torch, got '%s'"},
+        {"--rescale", IC_CLI_PARSE, .dst = &o->rescale, .parse = ic_cli_parse_rescale,
+         .seen = &o->rescale_given, .only = T,
+         .err = "--rescale needs a factor like 1/255 or 0.5, or none, got '%s'"},
+        {"--unfreeze-from", IC_CLI_STR, .dst = &o->unfreeze_from, .only = F},
+        {"--base-layer", IC_CLI_STR, .dst = &o->base_layer, .only = F},
+        {"--optimizer", IC_CLI_PARSE, .dst = &o->opt, .parse = parse_optimizer,
+         .err = "--optimizer must be rmsprop, adam or sgd, got '%s'"},
+        {"--lr", IC_CLI_NUM, .dst = &o->lr, .lo = IC_CLI_POSITIVE,
+         .err = "--lr needs a positive number like 2e-5, got '%s'"},
+        {"--epochs", IC_CLI_LONG, .dst = &o->epochs, .lo = 1,
+         .err = "--epochs needs a number >= 1, got '%s'"},
+        {"--steps-per-epoch", IC_CLI_LONG, .dst = &o->steps, .lo = 1,
+         .err = "--steps-per-epoch needs a number >= 1, got '%s'"},
+        {"--validation-steps", IC_CLI_LONG, .dst = &o->vsteps, .lo = 1,
+         .err = "--validation-steps needs a number >= 1, got '%s'"},
+        {"--batch-size", IC_CLI_LONG, .dst = &o->batch, .lo = 1,
+         .err = "--batch-size needs a number >= 1, got '%s'"},
+        {"--seed", IC_CLI_U64, .dst = &o->seed, .err = "--seed needs a number >= 0, got '%s'"},
+        {"--workers", IC_CLI_LONG, .dst = &o->workers,
+         .err = "--workers needs a number >= 0, got '%s'"},
+        {"--save-best", IC_CLI_ENUM, .dst = &o->save_best, .choices = g_best,
+         .err = "--save-best must be val_acc or val_loss, got '%s'"},
+        {"--early-stopping", IC_CLI_LONG, .dst = &o->patience, .lo = 1,
+         .err = "--early-stopping needs a number >= 1, got '%s'"},
+        {.kind = IC_CLI_INCLUDE, .dst = aug},
+        IC_CLI_PRECISION(&o->precision),
+        {.kind = IC_CLI_END},
+    };
+    int npos = 0, r;
+    for (int i = start - 1; (r = ic_cli_next(o->cmd, opts, o->kind + 1, argc, argv, &i)) != 0;) {
+        if (r == 3)
+            return only_for(o, argv[i]);
+        if (r != 1)
+            return r;
+        if (o->kind == TR_FINETUNE && npos == 0)
+            o->model_in = argv[i];
+        else if ((o->kind == TR_FINETUNE && npos == 1) || (o->kind == TR_TRAIN && npos == 0))
+            o->data_dir = argv[i];
+        else
+            return ic_cli_usage_error(o->cmd, "unexpected argument '%s'", argv[i]);
+        npos++;
     }
+    if (o->epochs > 1000000)
+        return ic_cli_usage_error(o->cmd, "--epochs %ld is too large", o->epochs);
     return 0;
 }
 

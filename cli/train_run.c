@@ -273,13 +273,6 @@ static void collapse_note(void *user, int epoch, ic_collapse c, const ic_collaps
     fflush(stdout);
 }
 
-/* The checkpoint model's saver for ic_fit's callbacks: the job's own, or ic_model_save. */
-static ic_checkpoint_opts ckpt_opts(const tr_job *j, const char *path)
-{
-    ic_checkpoint_opts co = {path, j->meta, j->save, j->save_user};
-    return co;
-}
-
 /* The record's extra: the command and every invocation's arguments, in order: the first
  * run's, then each --resume's (so that a resumed run is checked against all of them). */
 static char *record_extra(const tr_job *j, const ic_fit_record *rec)
@@ -302,7 +295,8 @@ static char *record_extra(const tr_job *j, const ic_fit_record *rec)
     return text;
 }
 
-/* Adds the callbacks of the command's flags, in the order they must run. */
+/* Adds the callbacks of the command's flags (the library's standard set, ic_fit_add_callbacks)
+ * with the command's own: the progress bar and the collapse warning. */
 static ic_status add_callbacks(tr_job *j, ic_fit *f, cli_cb *cc, const char *ckpt,
                                const char *extra, int *best_epoch, double *best, int *stopped_at,
                                int *es_epoch)
@@ -312,43 +306,28 @@ static ic_status add_callbacks(tr_job *j, ic_fit *f, cli_cb *cc, const char *ckp
     tr_stem_path(o->out, ".history.csv", hcsv, sizeof hcsv);
     tr_stem_path(o->out, ".history.json", hjson, sizeof hjson);
     tr_record_path(o->out, rec, sizeof rec);
-    ic_callback cb;
-    ic_status s = ic_callback_terminate_on_nan(&cb);
+    ic_callback own[2] = {{.name = "progress", .self = cc, .on_epoch_begin = cli_epoch_begin,
+                           .on_step_end = cli_step_end, .on_epoch_end = cli_epoch_end,
+                           .on_interrupt = cli_interrupt, .on_train_end = cli_train_end}};
+    ic_status s = ic_callback_collapse_watch(&own[1], j->majority_rate, collapse_note, (void *)o);
+    ic_fit_callbacks fc = {
+        .history_csv = hcsv,
+        .history_json = hjson,
+        .monitor = o->save_best == TR_BEST_VAL_ACC ? IC_MONITOR_VAL_ACC : IC_MONITOR_VAL_LOSS,
+        .best_path = o->save_best != TR_BEST_NONE ? o->out : NULL,
+        .patience = (int)o->patience,
+        .ckpt = {ckpt, j->meta, j->save, j->save_user},
+        .record_path = j->can_resume ? rec : NULL,
+        .extra = extra,
+        .best_epoch = best_epoch,
+        .best = best,
+        .stopped_at = stopped_at,
+        .es_best_epoch = es_epoch,
+    };
     if (!s)
-        s = ic_fit_add_callback(f, &cb);
-    ic_callback cli = {.name = "progress", .self = cc, .on_epoch_begin = cli_epoch_begin,
-                       .on_step_end = cli_step_end, .on_epoch_end = cli_epoch_end,
-                       .on_interrupt = cli_interrupt, .on_train_end = cli_train_end};
-    if (!s)
-        s = ic_fit_add_callback(f, &cli);
-    if (!s && !(s = ic_callback_collapse_watch(&cb, j->majority_rate, collapse_note, (void *)o)))
-        s = ic_fit_add_callback(f, &cb);
-    if (!s && !(s = ic_callback_history_files(&cb, hcsv, hjson)))
-        s = ic_fit_add_callback(f, &cb);
-    ic_monitor mon = o->save_best == TR_BEST_VAL_ACC ? IC_MONITOR_VAL_ACC : IC_MONITOR_VAL_LOSS;
-    if (!s && o->save_best != TR_BEST_NONE) {
-        ic_checkpoint_opts bo = ckpt_opts(j, o->out);
-        if (!(s = ic_callback_model_checkpoint(&cb, &bo, mon, 1, best_epoch, best)))
-            s = ic_fit_add_callback(f, &cb);
-    }
-    if (!s && o->patience > 0) {
-        ic_early_stopping_opts eo = {mon, 0, (int)o->patience, 0};
-        if (!(s = ic_callback_early_stopping(&cb, &eo, stopped_at, es_epoch)))
-            s = ic_fit_add_callback(f, &cb);
-    }
-    ic_checkpoint_opts co = ckpt_opts(j, ckpt);
-    if (!s && j->can_resume) {
-        if (!(s = ic_callback_backup_and_restore(&cb, &co, rec, extra)))
-            s = ic_fit_add_callback(f, &cb);
-    } else if (!s) {
-        cb = (ic_callback){0};
-        if (!(s = ic_callback_model_checkpoint(&cb, &co, mon, 0, NULL, NULL))) {
-            cb.name = "checkpoint";
-            s = ic_fit_add_callback(f, &cb);
-        }
-        if (access(rec, F_OK) == 0)
-            snprintf(cc->record, sizeof cc->record, "%s", rec);
-    }
+        s = ic_fit_add_callbacks(f, &fc, own, 2);
+    if (!s && !j->can_resume && access(rec, F_OK) == 0)
+        snprintf(cc->record, sizeof cc->record, "%s", rec);
     return s;
 }
 

@@ -143,23 +143,17 @@ int main(int argc, char **argv)
     progress prog = {stop_after, 0};
     ic_callback cb = {.name = "progress", .self = &prog, .on_step_end = progress_step,
                       .on_epoch_end = progress_epoch};
-    TRY(ic_fit_add_callback(f, &cb));
     int best_epoch = 0, stopped_at = 0;
     double best = 0;
-    ic_checkpoint_opts best_file = {.path = best_path};
-    TRY(ic_callback_model_checkpoint(&cb, &best_file, IC_MONITOR_VAL_LOSS, 1, &best_epoch, &best));
-    TRY(ic_fit_add_callback(f, &cb));
-    ic_early_stopping_opts es = {.monitor = IC_MONITOR_VAL_LOSS, .min_delta = 0, .patience = 3,
-                                 .restore_best_weights = 1};
-    TRY(ic_callback_early_stopping(&cb, &es, &stopped_at, NULL));
-    TRY(ic_fit_add_callback(f, &cb));
-    TRY(ic_callback_terminate_on_nan(&cb));
-    TRY(ic_fit_add_callback(f, &cb));
-    TRY(ic_callback_history_files(&cb, csv, json));
-    TRY(ic_fit_add_callback(f, &cb));
-    ic_checkpoint_opts ckpt = {.path = ckpt_path};
-    TRY(ic_callback_backup_and_restore(&cb, &ckpt, record_path, NULL)); /* last: see fit.h */
-    TRY(ic_fit_add_callback(f, &cb));
+    /* Keras's set: ModelCheckpoint(save_best_only), EarlyStopping(patience = 3,
+     * restore_best_weights), TerminateOnNaN, CSVLogger and BackupAndRestore, in the order
+     * they must run (the record last: it holds the others' state) */
+    ic_fit_callbacks cbs = {.history_csv = csv, .history_json = json,
+                            .monitor = IC_MONITOR_VAL_LOSS, .best_path = best_path,
+                            .patience = 3, .restore_best_weights = 1,
+                            .ckpt = {.path = ckpt_path}, .record_path = record_path,
+                            .best_epoch = &best_epoch, .best = &best, .stopped_at = &stopped_at};
+    TRY(ic_fit_add_callbacks(f, &cbs, &cb, 1));
     if (rec) {
         TRY(ic_fit_restore(f, rec));
         ic_fit_record_free(rec);

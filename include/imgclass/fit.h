@@ -263,4 +263,32 @@ typedef void (*ic_collapse_fn)(void *user, int epoch, ic_collapse kind,
 ic_status ic_callback_collapse_watch(ic_callback *out, double majority_rate, ic_collapse_fn warn,
                                      void *user);
 
+/* ---- the standard set ---- */
+
+/* The callbacks of a training run, from its options. */
+typedef struct ic_fit_callbacks {
+    const char *history_csv, *history_json; /* the history files (NULL: none) */
+    ic_monitor monitor;       /* of the best checkpoint and of early stopping */
+    const char *best_path;    /* ModelCheckpoint(save_best_only) into this file; NULL: none */
+    int patience;             /* EarlyStopping after this many epochs; 0: none */
+    int restore_best_weights; /* EarlyStopping's */
+    ic_checkpoint_opts ckpt;  /* the model after every epoch (path NULL: none); best_path
+                                 saves the same way */
+    const char *record_path;  /* BackupAndRestore's record (ckpt.path resumable, with extra
+                                 as ic_fit_checkpoint stores it); NULL: a plain checkpoint */
+    const char *extra;
+    int *best_epoch;          /* where the callbacks report (each may be NULL): the best */
+    double *best;             /* epoch and its value, the epoch early stopping stopped */
+    int *stopped_at;          /* after and its best epoch */
+    int *es_best_epoch;
+} ic_fit_callbacks;
+/* Adds to f, in the order they must run: TerminateOnNaN, the caller's own n_own callbacks
+ * (a progress bar, ...), the history files, the best epoch's ModelCheckpoint, EarlyStopping,
+ * and last the checkpoint of every epoch: BackupAndRestore when record_path is given (its
+ * record holds the others' state, so it runs after them), else a ModelCheckpoint named
+ * "checkpoint" (beside the best one). The own callbacks are handed over as to
+ * ic_fit_add_callback: after an error, those not added are freed too. */
+ic_status ic_fit_add_callbacks(ic_fit *f, const ic_fit_callbacks *o, const ic_callback *own,
+                               int n_own);
+
 #endif

@@ -409,3 +409,43 @@ ic_status ic_callback_collapse_watch(ic_callback *out, double majority_rate, ic_
                          .free = free};
     return IC_OK;
 }
+
+/* ---- the standard set ---- */
+
+ic_status ic_fit_add_callbacks(ic_fit *f, const ic_fit_callbacks *o, const ic_callback *own,
+                               int n_own)
+{
+    ic_callback cb;
+    ic_status s = !f || !o ? ic_seterr(IC_ERR_INVALID, "ic_fit_add_callbacks: run and options "
+                                                       "are required")
+                           : ic_callback_terminate_on_nan(&cb);
+    if (!s)
+        s = ic_fit_add_callback(f, &cb);
+    int i = 0;
+    while (own && i < n_own && !s)
+        s = ic_fit_add_callback(f, &own[i++]);
+    for (; own && i < n_own; i++) /* handed over: those not added are freed, as a failed add */
+        if (own[i].free)
+            own[i].free(own[i].self);
+    if (s)
+        return s;
+    if ((o->history_csv || o->history_json) &&
+        !(s = ic_callback_history_files(&cb, o->history_csv, o->history_json)))
+        s = ic_fit_add_callback(f, &cb);
+    ic_checkpoint_opts best = o->ckpt;
+    best.path = o->best_path;
+    if (!s && o->best_path &&
+        !(s = ic_callback_model_checkpoint(&cb, &best, o->monitor, 1, o->best_epoch, o->best)))
+        s = ic_fit_add_callback(f, &cb);
+    ic_early_stopping_opts eo = {o->monitor, 0, o->patience, o->restore_best_weights};
+    if (!s && o->patience > 0 &&
+        !(s = ic_callback_early_stopping(&cb, &eo, o->stopped_at, o->es_best_epoch)))
+        s = ic_fit_add_callback(f, &cb);
+    if (s || !o->ckpt.path)
+        return s;
+    if (o->record_path)
+        s = ic_callback_backup_and_restore(&cb, &o->ckpt, o->record_path, o->extra);
+    else if (!(s = ic_callback_model_checkpoint(&cb, &o->ckpt, o->monitor, 0, NULL, NULL)))
+        cb.name = "checkpoint"; /* names are unique in a run: the best one is ModelCheckpoint */
+    return s ? s : ic_fit_add_callback(f, &cb);
+}

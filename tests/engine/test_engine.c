@@ -466,6 +466,70 @@ static void test_nan_and_errors(void)
     data_close(&d);
 }
 
+/* ic_fit_add_callbacks: the callbacks it adds run in order (the caller's between
+ * TerminateOnNaN and the history files), each as its options ask; a plain checkpoint runs
+ * beside the best one; the caller's callbacks are freed when it fails. */
+static char seen_order[16];
+static ic_status own_epoch_end(void *self, ic_fit *f, const ic_fit_logs *l)
+{
+    (void)f, (void)l;
+    strncat(seen_order, self, sizeof seen_order - strlen(seen_order) - 1);
+    return IC_OK;
+}
+
+static int own_freed;
+static void own_free(void *self)
+{
+    (void)self;
+    own_freed++;
+}
+
+static void test_standard_callbacks(void)
+{
+    char csv[300], best[300], ck[300], rp[300];
+    path_in(csv, sizeof csv, "std.csv");
+    path_in(best, sizeof best, "std_best.h5");
+    path_in(ck, sizeof ck, "std.h5");
+    path_in(rp, sizeof rp, "std.ckpt.json");
+    for (int resumable = 0; resumable < 2; resumable++) {
+        data d;
+        data_open(&d);
+        ic_model *m = mlp(3);
+        ic_fit_opts fo = ic_fit_opts_default();
+        fo.epochs = 3;
+        ic_fit *f;
+        OK(ic_fit_create(&f, m, &d.train, &d.val, &fo));
+        ic_callback own[2] = {{.name = "a", .self = "a", .on_epoch_end = own_epoch_end},
+                              {.name = "b", .self = "b", .on_epoch_end = own_epoch_end}};
+        int best_epoch = 0, stopped_at = -1;
+        double bv = NAN;
+        ic_fit_callbacks fc = {.history_csv = csv, .best_path = best, .patience = 50,
+                               .ckpt = {.path = ck}, .record_path = resumable ? rp : NULL,
+                               .extra = "{}", .best_epoch = &best_epoch, .best = &bv,
+                               .stopped_at = &stopped_at};
+        unlink(rp);
+        seen_order[0] = '\0';
+        OK(ic_fit_add_callbacks(f, &fc, own, 2));
+        OK(ic_fit_run(f));
+        CHECKF(!strcmp(seen_order, "ababab"), "own callbacks ran as '%s'", seen_order);
+        CHECK(access(csv, F_OK) == 0 && access(best, F_OK) == 0 && access(ck, F_OK) == 0);
+        CHECK(best_epoch >= 1 && best_epoch <= 3 && isfinite(bv));
+        CHECK(stopped_at == 0); /* patience 50: never stops */
+        CHECK((access(rp, F_OK) == 0) == resumable);
+        int ep = 0;
+        int64_t st = 0;
+        const char *kept = ic_fit_last_checkpoint(f, &ep, &st);
+        CHECK(resumable ? kept && !strcmp(kept, ck) && ep == 3 : !kept);
+        ic_fit_free(f);
+        ic_model_free(m);
+        data_close(&d);
+    }
+    /* a bad call frees the callbacks handed over */
+    ic_callback owned = {.name = "owned", .free = own_free};
+    CHECK(ic_fit_add_callbacks(NULL, NULL, &owned, 1) == IC_ERR_INVALID);
+    CHECK(own_freed == 1);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/ic_test_engine.XXXXXX");
@@ -475,6 +539,7 @@ int main(void)
     test_restore_best_weights();
     test_resume_exact();
     test_nan_and_errors();
+    test_standard_callbacks();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd))

@@ -3,12 +3,12 @@
  * argv (argv[0] = the command name):
  *   0 train, 1 finetune   tr_parse + tr_check + tr_generator + tr_compile_opts
  *                         (cli/train_run.c: the parse-only half of those commands)
- *   2 augment-preview     the command's option loop: ic_cli_common_opt, ic_cli_aug_opt
- *                         (cli/aug_flags.c), ic_cli_parse_int, ic_cli_parse_shape
- *   3 summary             ic_cli_common_opt, ic_cli_parse_int, ic_cli_parse_shape
- *   4 split               ic_cli_common_opt, ic_cli_parse_int
+ *   2 augment-preview     the shared option parser (ic_cli_next, cli/options.c) on a table
+ *                         of the command's kinds of options with the augmentation table
+ *                         (cli/aug_flags.c), then ic_cli_aug_generator
+ *   3 summary, 4 split    the same without the augmentation options
  * (summary, split and augment-preview parse inside their command functions, which then
- * touch files, so their option loops are mirrored here with the same shared helpers.)
+ * touch files, so their option tables are mirrored here with the same shared parser.)
  * Global settings an option may change (--threads, --backend) are restored afterwards. */
 #include "fuzz_common.h"
 
@@ -16,30 +16,40 @@
 
 #define FZ_MAX_ARGS 64
 
+static int fz_shape(const char *v, void *dst)
+{
+    int64_t *s = dst;
+    return ic_cli_parse_shape(v, &s[0], &s[1], &s[2]);
+}
+
 static void fz_cli_loop(const char *cmd, int argc, char **argv, int aug)
 {
     ic_cli_aug a;
     ic_cli_aug_init(&a);
-    for (int i = 1; i < argc; i++) {
-        int r = ic_cli_common_opt(cmd, argc, argv, &i);
-        if (r == 0 && aug)
-            r = ic_cli_aug_opt(cmd, argc, argv, &i, &a);
-        if (r < 0)
-            return;
-        if (r > 0)
-            continue;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        int64_t h, w, c;
-        if (v && (!strcmp(argv[i], "--count") || !strcmp(argv[i], "--head") ||
-                  !strcmp(argv[i], "--train") || !strcmp(argv[i], "--seed"))) {
-            (void)ic_cli_parse_int(v, &n);
-            i++;
-        } else if (v && (!strcmp(argv[i], "--input") || !strcmp(argv[i], "--target-size"))) {
-            (void)ic_cli_parse_shape(v, &h, &w, &c);
-            i++;
-        }
-    }
+    ic_cli_opt augopts[IC_CLI_AUG_OPTS], none[] = {{.kind = IC_CLI_END}};
+    ic_cli_aug_table(&a, augopts);
+    long n;
+    unsigned long long seed;
+    int64_t shape[3];
+    int flag;
+    const char *str;
+    const ic_cli_opt opts[] = {
+        {"--count", IC_CLI_LONG, .dst = &n, .lo = 1, .hi = 1000, .err = "--count: '%s'"},
+        {"--head", IC_CLI_LONG, .dst = &n, .err = "--head: '%s'"},
+        {"--seed", IC_CLI_U64, .dst = &seed, .hi = 0xffffffff, .err = "--seed: '%s'"},
+        {"--input", IC_CLI_PARSE, .dst = shape, .parse = fz_shape, .err = "--input: '%s'"},
+        {"--pooling", IC_CLI_ENUM, .dst = &flag, .choices = ic_cli_pooling_names,
+         .err = "--pooling: '%s'"},
+        {"--by", IC_CLI_STR, .dst = &str, .choices = (const char *const[]){"prefix", NULL},
+         .err = "--by: '%s'"},
+        {"--link", IC_CLI_SET, .dst = &flag, .lo = 1},
+        {"--output", IC_CLI_STR, .dst = &str, .alias = "-o"},
+        {.kind = IC_CLI_INCLUDE, .dst = aug ? augopts : none},
+        {.kind = IC_CLI_END},
+    };
+    int i = 0;
+    while (ic_cli_next(cmd, opts, 0, argc, argv, &i) == 1)
+        continue;
     if (aug) {
         ic_image_data_generator g = ic_cli_aug_generator(&a);
         (void)g;
