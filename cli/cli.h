@@ -55,7 +55,8 @@ typedef struct ic_cli_opt {
     ic_cli_kind kind;
     void *dst;
     double lo, hi;
-    /* The usage error for a bad value: a format with %s for the value. */
+    /* The usage error for a bad value: a format with %s for the value (NULL for an
+     * IC_CLI_INT or IC_CLI_LONG: "NAME needs a number >= lo, got 'VALUE'"). */
     const char *err;
     /* When the value is missing: NULL: "unknown option or missing value: NAME"; "": err
      * with 'nothing' for the value; else a format with %s for the name. */
@@ -85,11 +86,13 @@ const ic_cli_opt *ic_cli_opt_find(const ic_cli_opt *t, const char *a);
 int ic_cli_take(const char *cmd, const ic_cli_opt *t, int argc, char **argv, int *i);
 /* Steps through argv from *i + 1 (start with *i = 0): takes the options every command
  * accepts (ic_cli_common_opt) and those of t, and stops at the next positional argument
- * (returns 1, *i its index), at the end (0), at --help / -h (-1), at an option of t whose
+ * (returns 1, *i its index), at the end (0), at --help / -h (-1, after help() unless it is
+ * NULL: the caller exits with status 0), at an option of t whose
  * only is neither 0 nor only (3, *i its index: the caller says why), or after printing a
  * usage error (2). Unknown options are usage errors; t's IC_CLI_END entry may give their
  * message in err (a format with %s for the option). */
-int ic_cli_next(const char *cmd, const ic_cli_opt *t, int only, int argc, char **argv, int *i);
+int ic_cli_next(const char *cmd, const ic_cli_opt *t, int only, int argc, char **argv, int *i,
+                void (*help)(void));
 
 /* Sets m's precision. bf16 where it is not native falls back to fp32 (the library's rule)
  * and the first such fallback in the process prints the one-line notice on stderr. */

@@ -68,16 +68,13 @@ int ic_cli_augment_preview(int argc, char **argv)
         {.kind = IC_CLI_END},
     };
     int r;
-    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i, help)) == 1;) {
         if (image)
             return ic_cli_usage_error(cmd, "one IMAGE only, got '%s' and '%s'", image, argv[i]);
         image = argv[i];
     }
-    if (r < 0)
-        help();
     if (r)
         return r < 0 ? 0 : r;
-    long th = size[0], tw = size[1];
     if (!image)
         return ic_cli_usage_error(cmd, "give an IMAGE to augment");
     if (!output)
@@ -89,7 +86,7 @@ int ic_cli_augment_preview(int argc, char **argv)
     ic_status s = ic_image_load(image, IC_COLOR_RGB, 0, 0, &img);
     if (s)
         return ic_cli_fail(cmd, s);
-    s = ic_image_resize(&img, th, tw, IC_INTERP_NEAREST, &sized);
+    s = ic_image_resize(&img, size[0], size[1], IC_INTERP_NEAREST, &sized);
     ic_image_release(&img);
     if (s)
         return ic_cli_fail(cmd, s);
@@ -101,7 +98,7 @@ int ic_cli_augment_preview(int argc, char **argv)
     ic_image_release(&grid);
     if (s)
         return ic_cli_fail(cmd, s);
-    printf("wrote %s: %ld images of %ldx%ld in a %lldx%lld grid (seed %llu)\n", output, count, th,
-           tw, (long long)grid.h, (long long)grid.w, seed);
+    printf("wrote %s: %ld images of %ldx%ld in a %lldx%lld grid (seed %llu)\n", output, count,
+           size[0], size[1], (long long)grid.h, (long long)grid.w, seed);
     return 0;
 }

@@ -54,10 +54,11 @@ static void print_text(const ic_cli_model *cm, const ic_evaluation *e, int64_t b
 {
     char **names = ic_predictor_meta(cm->pred)->class_names;
     int K = e->n_classes;
-    int wn = 5; /* "class" */
+    int wl = 1; /* the longest class name */
     for (int k = 0; k < K; k++)
-        if ((int)strlen(names[k]) > wn)
-            wn = (int)strlen(names[k]);
+        if ((int)strlen(names[k]) > wl)
+            wl = (int)strlen(names[k]);
+    int wn = wl > 5 ? wl : 5; /* "class" */
     printf("loss:     %.4f\n", e->loss);
     printf("accuracy: %.4f (%lld of %lld images, %lld steps of %lld)\n", e->accuracy,
            (long long)e->correct, (long long)e->samples, (long long)e->steps, (long long)bs);
@@ -74,14 +75,9 @@ static void print_text(const ic_cli_model *cm, const ic_evaluation *e, int64_t b
         printf("%-*s  %9.4f  %6.4f  %7lld\n", wn, names[k], p, r, (long long)sup);
     }
     /* Column width: the longest of the class names and the largest count. */
-    int wc = 1;
-    for (int k = 0; k < K; k++) {
-        int l = (int)strlen(names[k]);
-        wc = l > wc ? l : wc;
-    }
     char num[32];
     int wnum = snprintf(num, sizeof num, "%lld", (long long)e->samples);
-    wc = wnum > wc ? wnum : wc;
+    int wc = wnum > wl ? wnum : wl;
     printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%-*s", wn, "");
     for (int k = 0; k < K; k++)
         printf("  %*s", wc, names[k]);
@@ -142,8 +138,7 @@ int ic_cli_evaluate(int argc, char **argv)
     int npos = 0, json = 0;
     long bs = 20;
     ic_precision prec = IC_PRECISION_FP32;
-    ic_cli_keras_opts ko;
-    ic_cli_keras_opts_init(&ko);
+    ic_cli_keras_opts ko = {0};
     ic_cli_opt keras[IC_CLI_KERAS_OPTS];
     ic_cli_keras_table(&ko, keras);
     const ic_cli_opt opts[] = {
@@ -155,13 +150,11 @@ int ic_cli_evaluate(int argc, char **argv)
         {.err = "unknown option: %s"},
     };
     int r;
-    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i, help)) == 1;) {
         if (npos == 2)
             return ic_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
         pos[npos++] = argv[i];
     }
-    if (r < 0)
-        help();
     if (r)
         return r < 0 ? 0 : r;
     if (ko.config && ko.weights && npos == 1) /* --config J --weights W DIR */
@@ -169,7 +162,7 @@ int ic_cli_evaluate(int argc, char **argv)
     if (npos < 2)
         return ic_cli_usage_error(cmd, "give a model file and a directory of class folders");
     ic_cli_model cm;
-    if (ic_cli_model_open_prec(cmd, pos[0], &ko, pos[1], prec, &cm)) {
+    if (ic_cli_model_open_ex(cmd, pos[0], &ko, pos[1], &prec, &cm)) {
         ic_cli_model_close(&cm);
         return 1;
     }

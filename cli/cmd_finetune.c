@@ -148,7 +148,7 @@ out:
 static int take_keras_opts(int argc, char **argv, char **av, ic_cli_keras_opts *ko)
 {
     int n = 0;
-    ic_cli_keras_opts_init(ko);
+    *ko = (ic_cli_keras_opts){0};
     ic_cli_opt t[IC_CLI_KERAS_OPTS];
     ic_cli_keras_table(ko, t);
     av[n++] = argv[0];
@@ -178,7 +178,7 @@ static int run_keras(tr_opts *o, const ic_cli_keras_opts *ko, int argc, char **a
     snprintf(dir, sizeof dir, "%s/train", o->data_dir);
     ic_cli_model cm;
     int rc = 1;
-    if (ic_cli_model_open_ex(o->cmd, o->model_in, ko, ko->classes ? NULL : dir, &cm))
+    if (ic_cli_model_open_ex(o->cmd, o->model_in, ko, ko->classes ? NULL : dir, NULL, &cm))
         goto out;
     ic_model *m = cm.model;
     if (cm.c != 3) {

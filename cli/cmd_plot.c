@@ -45,14 +45,12 @@ int ic_cli_plot(int argc, char **argv)
         {.kind = IC_CLI_END},
     };
     int r;
-    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i, help)) == 1;) {
         if (input)
             return ic_cli_usage_error(cmd, "give one history file (got '%s' and '%s')", input,
                                       argv[i]);
         input = argv[i];
     }
-    if (r < 0)
-        help();
     if (r)
         return r < 0 ? 0 : r;
     if (!input)

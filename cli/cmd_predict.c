@@ -104,8 +104,7 @@ int ic_cli_predict(int argc, char **argv)
     int json = 0;
     long bs = 32;
     ic_precision prec = IC_PRECISION_FP32;
-    ic_cli_keras_opts ko;
-    ic_cli_keras_opts_init(&ko);
+    ic_cli_keras_opts ko = {0};
     strvec files = {NULL, 0, 0};
     long failed = 0;
     int rc = 0;
@@ -126,7 +125,7 @@ int ic_cli_predict(int argc, char **argv)
         {.err = "unknown option: %s"},
     };
     int r;
-    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i, help)) == 1;) {
         if (!model && !ko.config)
             model = argv[i];
         else
@@ -134,8 +133,6 @@ int ic_cli_predict(int argc, char **argv)
     }
     if (r) {
         free(args);
-        if (r < 0)
-            help();
         return r < 0 ? 0 : r;
     }
     if (ko.config && !ko.weights && nargs > 0) /* --config J WEIGHTS.h5 IMAGE... */
@@ -145,7 +142,7 @@ int ic_cli_predict(int argc, char **argv)
         return ic_cli_usage_error(cmd, "give a model file and one or more images or directories");
     }
     ic_cli_model cm;
-    if (ic_cli_model_open_prec(cmd, model, &ko, NULL, prec, &cm)) {
+    if (ic_cli_model_open_ex(cmd, model, &ko, NULL, &prec, &cm)) {
         ic_cli_model_close(&cm);
         free(args);
         return 1;

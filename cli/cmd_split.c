@@ -82,19 +82,16 @@ int ic_cli_split(int argc, char **argv)
         {"--force", IC_CLI_SET, .dst = &force, .lo = 1},
         {"--by", IC_CLI_STR, .dst = &by, .choices = g_by,
          .err = "--by must be prefix or folder, got '%s'"},
-        {"--train", IC_CLI_LONG, .dst = &counts[0], .seen = &have_count,
-         .err = "--train needs a number >= 0, got '%s'"},
-        {"--validation", IC_CLI_LONG, .dst = &counts[1], .seen = &have_count,
-         .err = "--validation needs a number >= 0, got '%s'"},
-        {"--test", IC_CLI_LONG, .dst = &counts[2], .seen = &have_count,
-         .err = "--test needs a number >= 0, got '%s'"},
-        {"--skip", IC_CLI_LONG, .dst = &skip, .err = "--skip needs a number >= 0, got '%s'"},
+        {"--train", IC_CLI_LONG, .dst = &counts[0], .seen = &have_count},
+        {"--validation", IC_CLI_LONG, .dst = &counts[1], .seen = &have_count},
+        {"--test", IC_CLI_LONG, .dst = &counts[2], .seen = &have_count},
+        {"--skip", IC_CLI_LONG, .dst = &skip},
         {"--fractions", IC_CLI_STR, .dst = &fr},
         {"--seed", IC_CLI_U64, .dst = &seed, .hi = 0xffffffff,
          .err = "--seed needs a number in 0..4294967295, got '%s'"},
         {.kind = IC_CLI_END},
     };
-    for (int i = 0; (r = ic_cli_next(CMD, opts, 0, argc, argv, &i)) == 1;) {
+    for (int i = 0; (r = ic_cli_next(CMD, opts, 0, argc, argv, &i, help)) == 1;) {
         if (!src)
             src = argv[i];
         else if (!dst)
@@ -102,8 +99,6 @@ int ic_cli_split(int argc, char **argv)
         else
             return ic_cli_usage_error(CMD, "unexpected argument '%s'", argv[i]);
     }
-    if (r < 0)
-        help();
     if (r)
         return r < 0 ? 0 : r;
     if (!src || !dst)
@@ -123,17 +118,13 @@ int ic_cli_split(int argc, char **argv)
     if (!n_active)
         return ic_cli_usage_error(CMD, "every split is empty");
 
-    ic_split_opts o = {0};
+    ic_split_opts o = {.use_fractions = fr != NULL, .seed = (uint32_t)seed, .skip = skip,
+                       .link = do_link, .force = force};
     o.by = !by ? IC_SPLIT_BY_AUTO : !strcmp(by, "folder") ? IC_SPLIT_BY_FOLDER : IC_SPLIT_BY_PREFIX;
-    o.use_fractions = fr != NULL;
     for (int k = 0; k < NSPLIT; k++) {
         o.counts[k] = counts[k];
         o.fractions[k] = frac[k];
     }
-    o.seed = (uint32_t)seed;
-    o.skip = skip;
-    o.link = do_link;
-    o.force = force;
     ic_split_report rep;
     ic_status s = ic_dataset_split(src, dst, &o, &rep);
     if (s)

@@ -51,15 +51,8 @@ static void help(void)
            "  imgclass summary --base vgg16 --head 256 --freeze-base\n");
 }
 
-static const char *const g_models[] = {"vgg16", "vgg19", "mobilenet_v2", "resnet50", "smallcnn"};
-
-static int known_model(const char *name)
-{
-    for (size_t i = 0; i < sizeof g_models / sizeof *g_models; i++)
-        if (!strcmp(name, g_models[i]))
-            return 1;
-    return 0;
-}
+static const char *const g_models[] = {"vgg16", "vgg19", "mobilenet_v2", "resnet50", "smallcnn",
+                                       NULL};
 
 /* --input HxWxC into int64_t[3] */
 static int parse_shape(const char *v, void *dst)
@@ -68,21 +61,20 @@ static int parse_shape(const char *v, void *dst)
     return ic_cli_parse_shape(v, &s[0], &s[1], &s[2]);
 }
 
-static ic_status build_named(const char *name, float alpha, const ic_app_opts *o, int64_t h,
-                             int64_t w, int64_t c, int classes, ic_model **m)
+static ic_status build_named(const char *name, float alpha, const ic_app_opts *o, int classes,
+                             ic_model **m)
 {
+    const int64_t *in = o->input_shape;
     if (!strcmp(name, "smallcnn"))
-        return ic_app_smallcnn(m, h, w, c, 0.5f, classes);
+        return ic_app_smallcnn(m, in[0], in[1], in[2], 0.5f, classes);
     return ic_app_by_name(name, alpha, o, m);
 }
-
-static const char *const g_pre[] = {"none", "caffe", "tf", "torch"};
 
 /* `imgclass summary MODEL.h5`: the table, then the meta line. */
 static int summary_file(const char *cmd, const char *path, const ic_cli_keras_opts *ko, int line)
 {
     ic_cli_model cm;
-    if (ic_cli_model_open_ex(cmd, path, ko, NULL, &cm)) {
+    if (ic_cli_model_open_ex(cmd, path, ko, NULL, NULL, &cm)) {
         ic_cli_model_close(&cm);
         return 1;
     }
@@ -106,7 +98,7 @@ static int summary_file(const char *cmd, const char *path, const ic_cli_keras_op
         printf("%s%s", k ? ", " : "", mt->class_names[k]);
     printf(" | input: %lldx%lldx%d %s | preprocessing: %s", (long long)cm.h, (long long)cm.w,
            cm.c, cm.c == 1 ? "grayscale" : "RGB",
-           (unsigned)mt->preprocess < 4 ? g_pre[mt->preprocess] : "?");
+           ic_preprocess_name(mt->preprocess));
     if (mt->rescale != 0) {
         double inv = 1.0 / mt->rescale;
         if (inv >= 2 && fabs(inv - floor(inv + 0.5)) < 1e-3)
@@ -129,8 +121,9 @@ int ic_cli_summary(int argc, char **argv)
     long head = 256, classes = 2, line = 0;
     int freeze = 0, r;
     double alpha = 0;
-    int64_t shape[3] = {150, 150, 3};
     ic_app_opts o = ic_app_opts_default();
+    o.input_shape[0] = o.input_shape[1] = 150; /* the book's size, RGB */
+    o.input_shape[2] = 3;
     const ic_cli_opt opts[] = {
         {"--include-top", IC_CLI_SET, .dst = &o.include_top, .lo = 1},
         {"--freeze-base", IC_CLI_SET, .dst = &freeze, .lo = 1},
@@ -141,35 +134,27 @@ int ic_cli_summary(int argc, char **argv)
         {"--model", IC_CLI_STR, .dst = &model},
         {"--base", IC_CLI_STR, .dst = &base},
         {"--unfreeze-from", IC_CLI_STR, .dst = &unfreeze},
-        {"--head", IC_CLI_LONG, .dst = &head, .err = "--head needs a number >= 0, got '%s'"},
-        {"--classes", IC_CLI_LONG, .dst = &classes, .lo = 2,
-         .err = "--classes needs a number >= 2, got '%s'"},
-        {"--line-length", IC_CLI_LONG, .dst = &line, .lo = 20,
-         .err = "--line-length needs a number >= 20, got '%s'"},
-        {"--input", IC_CLI_PARSE, .dst = shape, .parse = parse_shape,
+        {"--head", IC_CLI_LONG, .dst = &head},
+        {"--classes", IC_CLI_LONG, .dst = &classes, .lo = 2},
+        {"--line-length", IC_CLI_LONG, .dst = &line, .lo = 20},
+        {"--input", IC_CLI_PARSE, .dst = o.input_shape, .parse = parse_shape,
          .err = "--input needs HxWxC like 150x150x3, got '%s'"},
         {"--pooling", IC_CLI_ENUM, .dst = &o.pooling, .choices = ic_cli_pooling_names,
          .err = "--pooling must be none, avg or max, got '%s'"},
         {.kind = IC_CLI_END},
     };
-    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i)) == 1;) {
+    for (int i = 0; (r = ic_cli_next(cmd, opts, 0, argc, argv, &i, help)) == 1;) {
         if (file)
             return ic_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
         file = argv[i];
     }
-    if (r < 0)
-        help();
     if (r)
         return r < 0 ? 0 : r;
-    int64_t h = shape[0], w = shape[1], c = shape[2];
     if (config) {
         if (model || base || alpha > 0 || (file && weights) || (!file && !weights))
             return ic_cli_usage_error(cmd, "--config MODEL.json needs a weights file (--weights "
                                            "FILE) and no --model/--base");
-        ic_cli_keras_opts ko;
-        ic_cli_keras_opts_init(&ko);
-        ko.config = config;
-        ko.weights = weights ? weights : file;
+        ic_cli_keras_opts ko = {.config = config, .weights = weights ? weights : file};
         return summary_file(cmd, ko.weights, &ko, (int)line);
     }
     if (file && (model || base || weights || alpha > 0))
@@ -178,18 +163,20 @@ int ic_cli_summary(int argc, char **argv)
         return summary_file(cmd, file, NULL, (int)line);
     if (!model == !base)
         return ic_cli_usage_error(cmd, "give exactly one of --model or --base");
-    o.input_shape[0] = h, o.input_shape[1] = w, o.input_shape[2] = c;
     const char *name = model ? model : base;
     if (base && !strcmp(base, "smallcnn"))
         return ic_cli_usage_error(cmd, "smallcnn is not a base; use --model smallcnn");
-    if (!known_model(name))
+    size_t k = 0;
+    while (g_models[k] && strcmp(name, g_models[k]))
+        k++;
+    if (!g_models[k])
         return ic_cli_usage_error(
             cmd, "unknown model '%s' (expected vgg16, vgg19, mobilenet_v2, resnet50, smallcnn)",
             name);
     if (alpha > 0 && strcmp(name, "mobilenet_v2"))
         return ic_cli_usage_error(cmd, "--alpha applies to mobilenet_v2 only");
     ic_model *m = NULL;
-    ic_status s = build_named(name, (float)alpha, &o, h, w, c, (int)classes, &m);
+    ic_status s = build_named(name, (float)alpha, &o, (int)classes, &m);
     if (s)
         return ic_cli_fail(cmd, s);
     ic_model *basem = m;

@@ -111,17 +111,12 @@ static int make_base(const tr_opts *o, ic_model **out)
 
 static void fill_meta(const tr_opts *o, const tr_data *d, const char **names, ic_model_meta *meta)
 {
-    memset(meta, 0, sizeof *meta);
-    meta->n_classes = d->n_classes;
     for (int i = 0; i < d->n_classes; i++)
         names[i] = ic_dir_iterator_class_name(d->train, i);
-    meta->class_names = (char **)names;
-    meta->target_h = o->th;
-    meta->target_w = o->tw;
     ic_image_data_generator g = tr_generator(o, 0);
-    meta->rescale = g.rescale;
-    meta->preprocess = g.preprocess;
-    meta->interpolation = (int)o->interpolation;
+    *meta = (ic_model_meta){.n_classes = d->n_classes, .class_names = (char **)names,
+                            .target_h = o->th, .target_w = o->tw, .rescale = g.rescale,
+                            .preprocess = g.preprocess, .interpolation = (int)o->interpolation};
     snprintf(meta->base_name, sizeof meta->base_name, "%s", o->base ? o->base : "");
 }
 
@@ -188,21 +183,11 @@ static int run_cached(const tr_opts *o, int argc, char **argv, tr_data *d)
         rc = ic_cli_fail(o->cmd, s);
         goto out;
     }
-    tr_job j;
-    memset(&j, 0, sizeof j);
-    j.o = o;
-    j.argc = argc;
-    j.argv = argv;
-    j.model = ic_model_head_model(c.t.head);
-    j.train = c.t.train;
-    j.val = c.t.val;
+    tr_job j = {.o = o, .argc = argc, .argv = argv, .model = ic_model_head_model(c.t.head),
+                .train = c.t.train, .val = c.t.val, .meta = &meta, .save = save_cached,
+                .save_user = &c, .can_resume = 0, .majority_rate = ic_labels_majority_rate(yv)};
     j.steps = o->steps > 0 ? o->steps : j.train.ops->length(j.train.self);
     j.vsteps = o->vsteps > 0 ? o->vsteps : j.val.ops->length(j.val.self);
-    j.meta = &meta;
-    j.save = save_cached;
-    j.save_user = &c;
-    j.can_resume = 0;
-    j.majority_rate = ic_labels_majority_rate(yv);
     char a[32], b[32];
     printf("Trainable params: %s of %s (the head, on features %s)\n",
            tr_commas(ic_model_count_trainable_params(j.model), a, sizeof a),

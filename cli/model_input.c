@@ -18,11 +18,6 @@ void ic_cli_model_close(ic_cli_model *cm)
 
 /* ---- models saved by Keras itself ---- */
 
-void ic_cli_keras_opts_init(ic_cli_keras_opts *ko)
-{
-    memset(ko, 0, sizeof *ko);
-}
-
 int ic_cli_parse_rescale(const char *s, void *dst)
 {
     double *out = dst;
@@ -82,7 +77,7 @@ void ic_cli_keras_help(FILE *fp)
 }
 
 int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
-                         const char *class_dir, ic_cli_model *out)
+                         const char *class_dir, const ic_precision *prec, ic_cli_model *out)
 {
     memset(out, 0, sizeof *out);
     ic_model_source src = {.path = path, .class_dir = class_dir};
@@ -131,15 +126,7 @@ int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_o
     out->c = pm->grayscale ? 1 : 3;
     out->n_out = ic_predictor_outputs(out->pred);
     out->binary = out->n_out == 1;
-    return 0;
-}
-
-int ic_cli_model_open_prec(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
-                           const char *class_dir, ic_precision p, ic_cli_model *out)
-{
-    if (ic_cli_model_open_ex(cmd, path, ko, class_dir, out))
-        return 1;
-    ic_status s = ic_cli_set_precision(out->model, p);
+    s = prec ? ic_cli_set_precision(out->model, *prec) : IC_OK;
     return s ? ic_cli_fail(cmd, s) : 0;
 }
 

@@ -26,7 +26,7 @@ typedef struct ic_cli_model {
  * preprocessing or rescaling: --config MODEL.json (model.to_json(); the model file is
  * then a weights-only file, given with --weights or as the model argument), --classes
  * a,b,... (default class_0 ... class_K-1, or a DIR's sorted class folders), --rescale
- * (1/255, 0.5, none) and --preprocess none|caffe|tf|torch. */
+ * (1/255, 0.5, none) and --preprocess none|caffe|tf|torch. All zero: none given. */
 typedef struct ic_cli_keras_opts {
     const char *config, *weights, *classes;
     double rescale;
@@ -34,7 +34,6 @@ typedef struct ic_cli_keras_opts {
     ic_preprocess preprocess;
     int preprocess_given;
 } ic_cli_keras_opts;
-void ic_cli_keras_opts_init(ic_cli_keras_opts *ko);
 /* The number of entries ic_cli_keras_table writes (its IC_CLI_END included). */
 #define IC_CLI_KERAS_OPTS 6
 /* Those options' table (cli.h) into t[IC_CLI_KERAS_OPTS], writing into ko; a command's
@@ -48,14 +47,11 @@ int ic_cli_parse_rescale(const char *s, void *dst);
 /* Loads an imgclass model file with its meta, or a Keras model: a Keras full-model file, or
  * ko->config + a weights file (ko->weights, else path); ko may be NULL. class_dir (may be
  * NULL): the folder whose sorted class folders name a Keras model's classes (evaluate).
- * Creates out->pred, which checks that meta and model agree. Returns 0, or 1 after
- * printing the error (2 for a usage error). */
+ * Creates out->pred, which checks that meta and model agree, and sets the precision the
+ * model runs in (ic_cli_set_precision) unless prec is NULL. Returns 0, or 1 after printing
+ * the error (2 for a usage error). */
 int ic_cli_model_open_ex(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
-                         const char *class_dir, ic_cli_model *out);
-
-/* ic_cli_model_open_ex, then the precision the model runs in (ic_cli_set_precision). */
-int ic_cli_model_open_prec(const char *cmd, const char *path, const ic_cli_keras_opts *ko,
-                           const char *class_dir, ic_precision p, ic_cli_model *out);
+                         const char *class_dir, const ic_precision *prec, ic_cli_model *out);
 
 /* Closes what ic_cli_model_open_ex opened (also after it failed). */
 void ic_cli_model_close(ic_cli_model *cm);

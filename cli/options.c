@@ -180,6 +180,9 @@ static int apply(const char *cmd, const ic_cli_opt *e, int argc, char **argv, in
             return ic_cli_usage_error(cmd, e->missing, a);
         return ic_cli_usage_error(cmd, e->err, "nothing");
     } else if (set_value(e, argv[++*i])) {
+        if (!e->err) /* a count's */
+            return ic_cli_usage_error(cmd, "%s needs a number >= %.0f, got '%s'", a, e->lo,
+                                      argv[*i]);
         return ic_cli_usage_error(cmd, e->err, argv[*i]);
     }
     if (e->seen)
@@ -195,7 +198,8 @@ int ic_cli_take(const char *cmd, const ic_cli_opt *t, int argc, char **argv, int
     return apply(cmd, e, argc, argv, i) ? -1 : 1;
 }
 
-int ic_cli_next(const char *cmd, const ic_cli_opt *t, int only, int argc, char **argv, int *i)
+int ic_cli_next(const char *cmd, const ic_cli_opt *t, int only, int argc, char **argv, int *i,
+                void (*help)(void))
 {
     while (++*i < argc) {
         const char *a = argv[*i];
@@ -204,8 +208,11 @@ int ic_cli_next(const char *cmd, const ic_cli_opt *t, int only, int argc, char *
             return 2;
         if (r > 0)
             continue;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            if (help)
+                help();
             return -1;
+        }
         if (a[0] != '-' || !a[1])
             return 1;
         const ic_cli_opt *e = ic_cli_opt_find(t, a);

@@ -93,8 +93,7 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
         {"--alpha", IC_CLI_NUM, .dst = &o->alpha, .lo = IC_CLI_POSITIVE, .only = T,
          .err = "--alpha needs a positive number (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), got '%s'"},
         {"--weights", IC_CLI_STR, .dst = &o->weights, .only = T},
-        {"--head", IC_CLI_LONG, .dst = &o->head, .only = T,
-         .err = "--head needs a number >= 0, got '%s'"},
+        {"--head", IC_CLI_LONG, .dst = &o->head, .only = T},
         {"--pooling", IC_CLI_ENUM, .dst = &o->pooling, .choices = ic_cli_pooling_names, .only = T,
          .err = "--pooling must be none, avg or max, got '%s'"},
         /* the largest double below 1: the rate is < 1 */
@@ -115,27 +114,21 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start)
          .err = "--optimizer must be rmsprop, adam or sgd, got '%s'"},
         {"--lr", IC_CLI_NUM, .dst = &o->lr, .lo = IC_CLI_POSITIVE,
          .err = "--lr needs a positive number like 2e-5, got '%s'"},
-        {"--epochs", IC_CLI_LONG, .dst = &o->epochs, .lo = 1,
-         .err = "--epochs needs a number >= 1, got '%s'"},
-        {"--steps-per-epoch", IC_CLI_LONG, .dst = &o->steps, .lo = 1,
-         .err = "--steps-per-epoch needs a number >= 1, got '%s'"},
-        {"--validation-steps", IC_CLI_LONG, .dst = &o->vsteps, .lo = 1,
-         .err = "--validation-steps needs a number >= 1, got '%s'"},
-        {"--batch-size", IC_CLI_LONG, .dst = &o->batch, .lo = 1,
-         .err = "--batch-size needs a number >= 1, got '%s'"},
+        {"--epochs", IC_CLI_LONG, .dst = &o->epochs, .lo = 1},
+        {"--steps-per-epoch", IC_CLI_LONG, .dst = &o->steps, .lo = 1},
+        {"--validation-steps", IC_CLI_LONG, .dst = &o->vsteps, .lo = 1},
+        {"--batch-size", IC_CLI_LONG, .dst = &o->batch, .lo = 1},
         {"--seed", IC_CLI_U64, .dst = &o->seed, .err = "--seed needs a number >= 0, got '%s'"},
-        {"--workers", IC_CLI_LONG, .dst = &o->workers,
-         .err = "--workers needs a number >= 0, got '%s'"},
+        {"--workers", IC_CLI_LONG, .dst = &o->workers},
         {"--save-best", IC_CLI_ENUM, .dst = &o->save_best, .choices = g_best,
          .err = "--save-best must be val_acc or val_loss, got '%s'"},
-        {"--early-stopping", IC_CLI_LONG, .dst = &o->patience, .lo = 1,
-         .err = "--early-stopping needs a number >= 1, got '%s'"},
+        {"--early-stopping", IC_CLI_LONG, .dst = &o->patience, .lo = 1},
         {.kind = IC_CLI_INCLUDE, .dst = aug},
         IC_CLI_PRECISION(&o->precision),
         {.kind = IC_CLI_END},
     };
-    int npos = 0, r;
-    for (int i = start - 1; (r = ic_cli_next(o->cmd, opts, o->kind + 1, argc, argv, &i)) != 0;) {
+    int npos = 0, r, i = start - 1;
+    while ((r = ic_cli_next(o->cmd, opts, o->kind + 1, argc, argv, &i, NULL)) != 0) {
         if (r == 3)
             return only_for(o, argv[i]);
         if (r != 1)
@@ -218,14 +211,8 @@ ic_image_data_generator tr_generator(const tr_opts *o, int training)
 
 /* ---------------------------------------------------------------- defaults ---- */
 
-static const char *const g_pre_name[] = {"none", "caffe", "tf", "torch"};
-
-static const char *pre_name(ic_preprocess p)
-{
-    return (unsigned)p < sizeof g_pre_name / sizeof g_pre_name[0] ? g_pre_name[p] : "?";
-}
-
-int tr_pretrained(const tr_opts *o)
+/* Does the run start from pretrained weights (train --base with weights; finetune)? */
+static int tr_pretrained(const tr_opts *o)
 {
     if (o->kind == TR_FINETUNE)
         return 1; /* finetune continues a model trained on a base */
@@ -243,7 +230,9 @@ static void rescale_str(double r, char *buf, size_t size)
         snprintf(buf, size, "rescale %g", r);
 }
 
-double tr_default_lr(const tr_opts *o)
+/* The learning rate when --lr is not given: Keras's default for the optimizer from
+ * scratch, the book's rates on a pretrained base (2e-5 head, 1e-5 fine-tuning). */
+static double tr_default_lr(const tr_opts *o)
 {
     ic_training_kind what = !tr_pretrained(o)        ? IC_TRAINING_SCRATCH
                             : o->kind == TR_FINETUNE ? IC_TRAINING_FINETUNE
@@ -280,13 +269,14 @@ void tr_print_defaults(const tr_opts *o, FILE *fp)
                           : pretrained ? "auto: the base's preprocess_input, as its ImageNet "
                                          "weights were trained"
                                        : "auto: no pretrained weights";
-        fprintf(fp, "Preprocessing: %s, %s (%s)\n", pre_name(o->preprocess), rs, why);
+        fprintf(fp, "Preprocessing: %s, %s (%s)\n", ic_preprocess_name(o->preprocess), rs, why);
         if (pretrained && (o->preprocess != o->pre_expected ||
                            (o->pre_expected != IC_PREPROCESS_NONE && o->rescale != 0)))
             fprintf(fp,
                     "note: %s's ImageNet weights were trained with --preprocess %s; this run "
                     "gives them %s with %s (--preprocess auto matches the weights)\n",
-                    o->base, pre_name(o->pre_expected), pre_name(o->preprocess), rs);
+                    o->base, ic_preprocess_name(o->pre_expected),
+                    ic_preprocess_name(o->preprocess), rs);
     }
     if (!o->lr_defaulted)
         fprintf(fp, "Optimizer: %s, learning rate %g (as given)\n", optname, o->lr);

@@ -35,7 +35,9 @@ const char *tr_commas(int64_t v, char *buf, size_t size)
     return buf;
 }
 
-void tr_stem_path(const char *out, const char *suffix, char *buf, size_t size)
+/* Paths next to -o OUT: STEM + suffix ("m.h5" + ".history.csv" -> "m.history.csv"), and
+ * where the checkpoint model goes (OUT, or STEM.last.h5 with --save-best). */
+static void tr_stem_path(const char *out, const char *suffix, char *buf, size_t size)
 {
     size_t n = strlen(out);
     if (n > 3 && !strcmp(out + n - 3, ".h5"))
@@ -48,7 +50,7 @@ void tr_record_path(const char *out, char *buf, size_t size)
     snprintf(buf, size, "%s.ckpt.json", out);
 }
 
-void tr_ckpt_model_path(const tr_opts *o, char *buf, size_t size)
+static void tr_ckpt_model_path(const tr_opts *o, char *buf, size_t size)
 {
     if (o->save_best != TR_BEST_NONE)
         tr_stem_path(o->out, ".last.h5", buf, size);
@@ -165,7 +167,7 @@ static void restore_signals(void)
 }
 
 /* The command line again, with --resume, shell-quoted where needed. */
-void tr_resume_command(int argc, char **argv, char *buf, size_t size)
+static void tr_resume_command(int argc, char **argv, char *buf, size_t size)
 {
     size_t n = (size_t)snprintf(buf, size, "imgclass");
     int has_resume = 0;
@@ -295,42 +297,6 @@ static char *record_extra(const tr_job *j, const ic_fit_record *rec)
     return text;
 }
 
-/* Adds the callbacks of the command's flags (the library's standard set, ic_fit_add_callbacks)
- * with the command's own: the progress bar and the collapse warning. */
-static ic_status add_callbacks(tr_job *j, ic_fit *f, cli_cb *cc, const char *ckpt,
-                               const char *extra, int *best_epoch, double *best, int *stopped_at,
-                               int *es_epoch)
-{
-    const tr_opts *o = j->o;
-    char hcsv[4096], hjson[4096], rec[4096];
-    tr_stem_path(o->out, ".history.csv", hcsv, sizeof hcsv);
-    tr_stem_path(o->out, ".history.json", hjson, sizeof hjson);
-    tr_record_path(o->out, rec, sizeof rec);
-    ic_callback own[2] = {{.name = "progress", .self = cc, .on_epoch_begin = cli_epoch_begin,
-                           .on_step_end = cli_step_end, .on_epoch_end = cli_epoch_end,
-                           .on_interrupt = cli_interrupt, .on_train_end = cli_train_end}};
-    ic_status s = ic_callback_collapse_watch(&own[1], j->majority_rate, collapse_note, (void *)o);
-    ic_fit_callbacks fc = {
-        .history_csv = hcsv,
-        .history_json = hjson,
-        .monitor = o->save_best == TR_BEST_VAL_ACC ? IC_MONITOR_VAL_ACC : IC_MONITOR_VAL_LOSS,
-        .best_path = o->save_best != TR_BEST_NONE ? o->out : NULL,
-        .patience = (int)o->patience,
-        .ckpt = {ckpt, j->meta, j->save, j->save_user},
-        .record_path = j->can_resume ? rec : NULL,
-        .extra = extra,
-        .best_epoch = best_epoch,
-        .best = best,
-        .stopped_at = stopped_at,
-        .es_best_epoch = es_epoch,
-    };
-    if (!s)
-        s = ic_fit_add_callbacks(f, &fc, own, 2);
-    if (!s && !j->can_resume && access(rec, F_OK) == 0)
-        snprintf(cc->record, sizeof cc->record, "%s", rec);
-    return s;
-}
-
 /* The run's error, said in the command's words, with what was kept. Returns the exit
  * status. */
 static int report(const tr_job *j, const ic_fit *f, ic_status s, const char *ckpt)
@@ -391,19 +357,36 @@ int tr_run(tr_job *j, const ic_fit_record *rec)
     fo.validation_steps = j->vsteps;
     fo.cancel = &g_signal;
     ic_fit *f = NULL;
-    cli_cb cc;
-    memset(&cc, 0, sizeof cc);
-    cc.j = j;
+    cli_cb cc = {.j = j};
     ic_cli_progress_init(&cc.pb, stdout, -1);
-    char ckpt[4096];
+    char ckpt[4096], hcsv[4096], hjson[4096], record[4096];
     tr_ckpt_model_path(o, ckpt, sizeof ckpt);
+    tr_stem_path(o->out, ".history.csv", hcsv, sizeof hcsv);
+    tr_stem_path(o->out, ".history.json", hjson, sizeof hjson);
+    tr_record_path(o->out, record, sizeof record);
     int best_epoch = 0, stopped_at = 0, es_epoch = 0;
     double best = NAN;
+    ic_monitor mon = o->save_best == TR_BEST_VAL_ACC ? IC_MONITOR_VAL_ACC : IC_MONITOR_VAL_LOSS;
     char *extra = j->can_resume ? record_extra(j, rec) : NULL;
     if (j->can_resume && !extra)
         return ic_cli_fail(cmd, IC_ERR_NOMEM);
-    if (!(s = ic_fit_create(&f, j->model, &j->train, &j->val, &fo)))
-        s = add_callbacks(j, f, &cc, ckpt, extra, &best_epoch, &best, &stopped_at, &es_epoch);
+    /* the library's standard set with the command's own: the progress bar, the collapse
+     * warning */
+    ic_callback own[2] = {{.name = "progress", .self = &cc, .on_epoch_begin = cli_epoch_begin,
+                           .on_step_end = cli_step_end, .on_epoch_end = cli_epoch_end,
+                           .on_interrupt = cli_interrupt, .on_train_end = cli_train_end}};
+    ic_fit_callbacks fc = {.history_csv = hcsv, .history_json = hjson, .monitor = mon,
+                           .best_path = o->save_best != TR_BEST_NONE ? o->out : NULL,
+                           .patience = (int)o->patience,
+                           .ckpt = {ckpt, j->meta, j->save, j->save_user},
+                           .record_path = j->can_resume ? record : NULL, .extra = extra,
+                           .best_epoch = &best_epoch, .best = &best, .stopped_at = &stopped_at,
+                           .es_best_epoch = &es_epoch};
+    if (!(s = ic_fit_create(&f, j->model, &j->train, &j->val, &fo)) &&
+        !(s = ic_callback_collapse_watch(&own[1], j->majority_rate, collapse_note, (void *)o)))
+        s = ic_fit_add_callbacks(f, &fc, own, 2);
+    if (!s && !j->can_resume && access(record, F_OK) == 0)
+        snprintf(cc.record, sizeof cc.record, "%s", record);
     cJSON_free(extra);
     if (!s && rec && (s = ic_fit_restore(f, rec))) {
         fprintf(stderr, "imgclass %s: --resume: %s\n", cmd, ic_errmsg());
@@ -428,12 +411,11 @@ int tr_run(tr_job *j, const ic_fit_record *rec)
     restore_signals();
     int rc = s ? report(j, f, s, ckpt) : 0;
     if (!s) {
+        const char *m = ic_monitor_name(mon);
         if (stopped_at)
             printf("Epoch %d: early stopping (%s has not improved for %d epochs since epoch %d)\n",
-                   stopped_at, o->save_best == TR_BEST_VAL_ACC ? "val_acc" : "val_loss",
-                   stopped_at - es_epoch, es_epoch);
+                   stopped_at, m, stopped_at - es_epoch, es_epoch);
         if (o->save_best != TR_BEST_NONE) {
-            const char *m = o->save_best == TR_BEST_VAL_ACC ? "val_acc" : "val_loss";
             if (best_epoch > 0)
                 printf("Best epoch %d (%s %.4f) saved in %s; the last epoch's checkpoint is %s\n",
                        best_epoch, m, best, o->out, ckpt);
@@ -444,9 +426,6 @@ int tr_run(tr_job *j, const ic_fit_record *rec)
         } else {
             printf("Saved %s (epoch %d)\n", o->out, ic_fit_epochs_done(f));
         }
-        char hcsv[4096], hjson[4096];
-        tr_stem_path(o->out, ".history.csv", hcsv, sizeof hcsv);
-        tr_stem_path(o->out, ".history.json", hjson, sizeof hjson);
         printf("History: %s, %s\n", hcsv, hjson);
     }
     fflush(stdout);
@@ -457,21 +436,12 @@ int tr_run(tr_job *j, const ic_fit_record *rec)
 int tr_run_on_data(const tr_opts *o, int argc, char **argv, ic_model *m, const ic_model_meta *meta,
                    tr_data *d, const ic_fit_record *rec)
 {
-    tr_job j;
-    memset(&j, 0, sizeof j);
-    j.o = o;
-    j.argc = argc;
-    j.argv = argv;
-    j.model = m;
-    j.train_it = d->train;
-    j.val_it = d->val;
-    j.train = ic_dir_iterator_source(d->train);
-    j.val = ic_dir_iterator_source(d->val);
+    tr_job j = {.o = o, .argc = argc, .argv = argv, .model = m, .train_it = d->train,
+                .val_it = d->val, .train = ic_dir_iterator_source(d->train),
+                .val = ic_dir_iterator_source(d->val), .meta = meta, .can_resume = 1,
+                .majority_rate = ic_dir_iterator_majority_rate(d->val)};
     j.steps = o->steps > 0 ? o->steps : j.train.ops->length(j.train.self);
     j.vsteps = o->vsteps > 0 ? o->vsteps : j.val.ops->length(j.val.self);
-    j.meta = meta;
-    j.can_resume = 1;
-    j.majority_rate = ic_dir_iterator_majority_rate(d->val);
     char a[32], b[32];
     printf("Trainable params: %s of %s\n",
            tr_commas(ic_model_count_trainable_params(m), a, sizeof a),
@@ -515,7 +485,10 @@ int tr_run_on_meta(tr_opts *o, int argc, char **argv, ic_model *m, const ic_mode
     return rc;
 }
 
-int tr_resume_run(tr_opts *o, int argc, char **argv, ic_fit_record *rec)
+/* --resume, both commands: loads the checkpoint model the record names (compiled, with its
+ * optimizer state and meta), opens the data as the meta says and continues. Frees rec.
+ * Returns the exit status. */
+static int tr_resume_run(tr_opts *o, int argc, char **argv, ic_fit_record *rec)
 {
     ic_model *m;
     ic_model_meta meta;

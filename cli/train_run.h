@@ -85,11 +85,6 @@ int tr_parse(tr_opts *o, int argc, char **argv, int start);
  * (the folder of -o does not exist). */
 int tr_check(const tr_opts *o);
 
-/* Does the run start from pretrained weights (train --base with weights; finetune)? */
-int tr_pretrained(const tr_opts *o);
-/* The learning rate when --lr is not given: Keras's default for the optimizer from
- * scratch, the book's rates on a pretrained base (2e-5 head, 1e-5 fine-tuning). */
-double tr_default_lr(const tr_opts *o);
 /* Fresh runs, after tr_check: --preprocess auto (train: the base's preprocess_input with
  * pretrained weights, else rescale 1/255; an explicit --rescale alone means none), the
  * rescale that goes with it, and the default learning rate. */
@@ -134,9 +129,6 @@ typedef struct tr_job {
     double majority_rate; /* the largest class's share of the validation data (0: unknown) */
 } tr_job;
 
-/* The largest class's share of the validation data: of an iterator's files, or of the
- * rows of a label tensor (B, 1) 0/1 or (B, K) one-hot. */
-
 /* Runs the epochs with the library's engine (ic_fit) from the start, or from the
  * checkpoint record rec (--resume, see tr_resume_load), with the command's callbacks:
  * Keras's progress bar, the collapse warning, the history files, --save-best,
@@ -163,17 +155,9 @@ int tr_model_load(const tr_opts *o, const char *path, const char *hint, ic_model
  * the data that way and trains the compiled m on it (tr_run_on_data). */
 int tr_run_on_meta(tr_opts *o, int argc, char **argv, ic_model *m, const ic_model_meta *meta,
                    const ic_fit_record *rec);
-/* --resume, both commands: loads the checkpoint model the record names (compiled, with its
- * optimizer state and meta), opens the data as the meta says and continues. Frees rec.
- * Returns the exit status. */
-int tr_resume_run(tr_opts *o, int argc, char **argv, ic_fit_record *rec);
 
-/* Paths next to -o OUT: STEM + suffix ("m.h5" + ".history.csv" -> "m.history.csv"), the
- * checkpoint record OUT.ckpt.json, and where the checkpoint model goes (OUT, or
- * STEM.last.h5 with --save-best). */
-void tr_stem_path(const char *out, const char *suffix, char *buf, size_t size);
+/* The checkpoint record next to -o OUT: OUT.ckpt.json. */
 void tr_record_path(const char *out, char *buf, size_t size);
-void tr_ckpt_model_path(const tr_opts *o, char *buf, size_t size);
 
 /* A fresh run of one command, after its options were parsed and checked. */
 typedef int (*tr_fresh_fn)(tr_opts *o, int argc, char **argv, void *user);
@@ -184,9 +168,6 @@ int tr_main(tr_kind kind, int argc, char **argv, void (*help)(void), tr_fresh_fn
 /* Fresh runs: a note on stderr when OUT.ckpt.json records an earlier run (it is replaced
  * at the first checkpoint, or removed then when the new run cannot be resumed). */
 void tr_note_previous_run(const tr_opts *o);
-
-/* The command line again, with --resume, shell-quoted where needed. */
-void tr_resume_command(int argc, char **argv, char *buf, size_t size);
 
 /* Loads pretrained weights into a base: "imagenet" (the cached Keras file for name /
  * alpha / rows; fetched when missing), "none", or a Keras weights file (by layer order).

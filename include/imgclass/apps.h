@@ -40,6 +40,8 @@ ic_status ic_preprocess_apply(ic_preprocess mode, float *x, int64_t n, int c);
 /* The preprocessing each application expects ("vgg16" -> caffe, "mobilenet_v2" -> tf). */
 ic_preprocess ic_app_preprocess_mode(const char *name);
 ic_status ic_preprocess_parse(const char *name, ic_preprocess *out); /* none|caffe|tf|torch */
+/* The name ic_preprocess_parse reads ("none", "caffe", "tf", "torch"; "?" for another value). */
+const char *ic_preprocess_name(ic_preprocess mode);
 
 /* An application by name: "vgg16", "vgg19", "mobilenet_v2" (alpha; <= 0 means 1.0) or
  * "resnet50" (alpha ignored); o may be NULL (defaults). Unknown name: IC_ERR_NOT_FOUND,

@@ -82,3 +82,9 @@ ic_status ic_preprocess_parse(const char *name, ic_preprocess *out)
                      "unknown preprocess mode '%s' (expected none, caffe, tf or torch)",
                      name ? name : "(null)");
 }
+
+const char *ic_preprocess_name(ic_preprocess mode)
+{
+    static const char *const names[] = {"none", "caffe", "tf", "torch"};
+    return (unsigned)mode < sizeof names / sizeof names[0] ? names[mode] : "?";
+}

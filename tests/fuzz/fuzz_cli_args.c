@@ -48,7 +48,7 @@ static void fz_cli_loop(const char *cmd, int argc, char **argv, int aug)
         {.kind = IC_CLI_END},
     };
     int i = 0;
-    while (ic_cli_next(cmd, opts, 0, argc, argv, &i) == 1)
+    while (ic_cli_next(cmd, opts, 0, argc, argv, &i, NULL) == 1)
         continue;
     if (aug) {
         ic_image_data_generator g = ic_cli_aug_generator(&a);

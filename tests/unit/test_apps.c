@@ -300,6 +300,12 @@ static void test_preprocess(void)
     OK(ic_preprocess_parse("tf", &p));
     CHECK(p == IC_PREPROCESS_TF);
     EXPECT_ERR(ic_preprocess_parse("inception", &p), IC_ERR_INVALID, "none, caffe, tf or torch");
+    /* the names round-trip through the parser */
+    for (int m = IC_PREPROCESS_NONE; m <= IC_PREPROCESS_TORCH; m++) {
+        OK(ic_preprocess_parse(ic_preprocess_name((ic_preprocess)m), &p));
+        CHECK(p == (ic_preprocess)m);
+    }
+    CHECK(!strcmp(ic_preprocess_name((ic_preprocess)42), "?"));
 }
 
 int main(void)
