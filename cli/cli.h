@@ -45,7 +45,7 @@ typedef enum ic_cli_kind {
     IC_CLI_NUM,     /* a finite number in [lo, hi] (hi 0: no limit) into a double */
     IC_CLI_FLOAT,   /* the same into a float */
     IC_CLI_STR,     /* the value as given (const char *): any, or one of choices */
-    IC_CLI_ENUM,    /* the value's index in choices, into an int (an enum) */
+    IC_CLI_ENUM,    /* the value's index in choices, into an enum (int-sized in our ABIs) */
     IC_CLI_PARSE,   /* parse(value, dst) returns 0 */
     IC_CLI_INCLUDE  /* the options of another table (dst) */
 } ic_cli_kind;
@@ -74,9 +74,9 @@ typedef struct ic_cli_opt {
 /* --precision fp32|bf16, for the commands that run a model (train, finetune, evaluate,
  * predict): a table entry (precision.c holds its parser). */
 int ic_cli_parse_precision(const char *v, void *dst);
-#define IC_CLI_PRECISION(p)                                                                        \
-    {"--precision", IC_CLI_PARSE, .dst = (p), .parse = ic_cli_parse_precision,                   \
-     .err = "--precision must be fp32 or bf16, got '%s'",                                        \
+#define IC_CLI_PRECISION(p)                                                                \
+    {"--precision", IC_CLI_PARSE, .dst = (p), .parse = ic_cli_parse_precision,             \
+     .err = "--precision must be fp32 or bf16, got '%s'",                                  \
      .missing = "--precision needs fp32 or bf16"}
 
 /* The option of table t (and of the tables it includes) named a, or NULL. */
@@ -87,9 +87,8 @@ int ic_cli_take(const char *cmd, const ic_cli_opt *t, int argc, char **argv, int
 /* Steps through argv from *i + 1 (start with *i = 0): takes the options every command
  * accepts (ic_cli_common_opt) and those of t, and stops at the next positional argument
  * (returns 1, *i its index), at the end (0), at --help / -h (-1, after help() unless it is
- * NULL: the caller exits with status 0), at an option of t whose
- * only is neither 0 nor only (3, *i its index: the caller says why), or after printing a
- * usage error (2). Unknown options are usage errors; t's IC_CLI_END entry may give their
+ * NULL: the caller exits with status 0), at an option of t whose only is neither 0 nor
+ * only (3, *i its index: the caller says why), or after printing a usage error (2). Unknown options are usage errors; t's IC_CLI_END entry may give their
  * message in err (a format with %s for the option). */
 int ic_cli_next(const char *cmd, const ic_cli_opt *t, int only, int argc, char **argv, int *i,
                 void (*help)(void));
