@@ -3,8 +3,10 @@
 # IMGCLASS_CUDA=AUTO (default): built where nvcc (CMAKE_CUDA_COMPILER, PATH, or
 # /usr/local/cuda/bin) and cuDNN (cudnn.h, libcudnn) are found; ON: required, configuring
 # fails with what is missing; OFF: never. Architectures default to 90 (H100/H200);
-# -DCMAKE_CUDA_ARCHITECTURES=... overrides. The CUDA runtime is linked statically, so a
-# binary needs only libcudnn.so.9 and libcublas(Lt).so.13 (plus the driver) at run time.
+# -DCMAKE_CUDA_ARCHITECTURES=... overrides. The CUDA runtime is linked statically and
+# cuDNN and cuBLAS are opened when the backend starts (libcudnn.so.9, libcublas.so.13, plus
+# the driver, found through the loader's usual paths), so nothing CUDA is needed to run a
+# binary that does not use the GPU.
 # Sets IC_HAVE_CUDA, adds the backend's sources to IC_SOURCES and its libraries to
 # IC_CUDA_LINK_LIBS (and IC_PC_CUDA_LIBS, for the static link line of imgclass.pc).
 set(IMGCLASS_CUDA AUTO CACHE STRING "Build the cuda backend: AUTO, ON or OFF")
@@ -68,10 +70,11 @@ if(NOT IC_CUDA_MODE STREQUAL "OFF")
       file(GLOB IC_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.c
            ${CMAKE_SOURCE_DIR}/src/backend/cuda/*.cu)
       list(APPEND IC_SOURCES ${IC_CUDA_SOURCES})
-      set(IC_CUDA_LINK_LIBS ${CUDNN_LIB} CUDA::cublas CUDA::cudart_static)
-      get_filename_component(IC_CUDNN_DIR "${CUDNN_LIB}" DIRECTORY)
+      # cuDNN and cuBLAS are not linked: the backend opens them when it starts
+      # (src/backend/cuda/cuda_dl.h), so processes that never use the GPU do not load them.
+      set(IC_CUDA_LINK_LIBS CUDA::cudart_static ${CMAKE_DL_LIBS})
       set(IC_PC_CUDA_LIBS
-          "-L${IC_CUDNN_DIR} -L${CUDAToolkit_LIBRARY_DIR} -lcudnn -lcublas -lcudart_static -ldl -lrt -lstdc++")
+          "-L${CUDAToolkit_LIBRARY_DIR} -lcudart_static -ldl -lrt -lstdc++")
       message(STATUS "cuda backend: on (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, "
                      "architectures ${CMAKE_CUDA_ARCHITECTURES}, cuDNN ${CUDNN_LIB})")
     endif()

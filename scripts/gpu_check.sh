@@ -100,6 +100,11 @@ case $rc in
     ;;
 esac
 
+if [ "${GPU_CHECK_ONLY_TESTS:-0}" = 1 ]; then
+    log "done (op tests only): $([ $status -eq 0 ] && echo PASS || echo FAIL)"
+    exit $status
+fi
+
 log "test_ops_cpu (oneDNN, for comparison)"
 IC_NUM_THREADS=${IC_NUM_THREADS:-8} run 45 gpu/bin/test_ops_cpu || {
     log "test_ops_cpu: FAIL"

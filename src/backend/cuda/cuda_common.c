@@ -39,6 +39,10 @@ static ic_status init_once(void)
         return init_fail("no CUDA GPU (cudaGetDeviceCount: 0 devices)");
     if ((e = cudaSetDevice(0)) != cudaSuccess)
         return init_fail("cuda backend: cudaSetDevice(0): %s", cudaGetErrorString(e));
+    /* only now, with a GPU there, are cuDNN and cuBLAS opened (cuda_dl.h) */
+    char dlmsg[512];
+    if (ic__cuda_dl_load(dlmsg, sizeof dlmsg) != IC_OK)
+        return init_fail("%s", dlmsg);
     cudnnStatus_t ds = cudnnCreate(&g_ctx.dnn);
     if (ds != CUDNN_STATUS_SUCCESS)
         return init_fail("cuda backend: cudnnCreate: %s (cuDNN %zu loaded, built with %d)",

@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
-#include <cudnn.h>
+
+#include "backend/cuda/cuda_dl.h" /* cuDNN and cuBLAS, opened on first use */
 
 #include "backend/backend.h"
 #include "backend/cuda/cuda_kernels.h"
