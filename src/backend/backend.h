@@ -28,6 +28,7 @@
 #ifndef IC_BACKEND_H
 #define IC_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "imgclass/status.h"
@@ -190,6 +191,10 @@ const ic__backend *ic__backend_cpu(void); /* oneDNN */
 /* cuDNN + cuBLAS (src/backend/cuda; defined only in builds with IC_HAVE_CUDA, and called
  * only from registry.c): the f32 table, or IC_ERR_BACKEND saying why no GPU is usable. */
 ic_status ic__backend_cuda(const ic__backend **out);
+/* Opens cuDNN and cuBLAS as the cuda backend does when it starts, without a GPU
+ * (src/backend/cuda/cuda_dl.h); msg says what is missing. IC_ERR_UNSUPPORTED in a build
+ * without the cuda backend. For the tests. */
+ic_status ic__backend_cuda_libs(char *msg, size_t size);
 /* The backend currently selected (ic_set_backend / IC_BACKEND; default cpu). */
 const ic__backend *ic__backend_current(void);
 ic_status ic__backend_by_name(const char *name, const ic__backend **out);

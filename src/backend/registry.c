@@ -1,6 +1,7 @@
 /* registry.c - choosing the compute backend. The only place that knows which backends
  * exist, and the only #ifdef IC_HAVE_CUDA outside src/backend/cuda/: a build without the
  * cuda backend still knows its name, to say why it cannot have it. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,20 @@ ic_status ic__backend_by_name(const char *name, const ic__backend **out)
     else
         return ic_seterr(IC_ERR_INVALID, "unknown backend '%s' (expected cpu, ref or cuda)", name);
     return IC_OK;
+}
+
+#ifdef IC_HAVE_CUDA
+ic_status ic__cuda_dl_load(char *msg, size_t size); /* backend/cuda/cuda_dl.h */
+#endif
+
+ic_status ic__backend_cuda_libs(char *msg, size_t size)
+{
+#ifdef IC_HAVE_CUDA
+    return ic__cuda_dl_load(msg, size);
+#else
+    snprintf(msg, size, "this build has no CUDA backend");
+    return IC_ERR_UNSUPPORTED;
+#endif
 }
 
 const ic__backend *ic__backend_current(void)
