@@ -65,7 +65,9 @@ int main(void)
     CHECKF(s != IC_OK && !strncmp(ic_errmsg(), "cannot get the ImageNet weights vgg16_notop: ",
                                   45),
            "%s", ic_errmsg());
-    CHECK(same_weights(c, small(2)));
+    ic_model *fresh = small(2);
+    CHECK(same_weights(c, fresh));
+    ic_model_free(fresh);
     EXPECT_ERR(ic_app_load_weights(NULL, "vgg16", 0, 32, "none", NULL, 0), IC_ERR_INVALID,
                "NULL model");
 
