@@ -41,7 +41,7 @@ typedef enum ic_cli_kind {
     IC_CLI_SET,     /* no value: *(int *)dst = (int)lo */
     IC_CLI_INT,     /* a number >= 0 in [lo, hi] (hi 0: no limit) into an int */
     IC_CLI_LONG,    /* the same into a long */
-    IC_CLI_U64,     /* the same into an unsigned long long (the seeds) */
+    IC_CLI_U64,     /* the same into an unsigned long long (--seed) */
     IC_CLI_NUM,     /* a finite number in [lo, hi] (hi 0: no limit) into a double */
     IC_CLI_FLOAT,   /* the same into a float */
     IC_CLI_STR,     /* the value as given (const char *): any, or one of choices */
